@@ -1,0 +1,142 @@
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+
+use super::shared::ManagerShared;
+use super::ManagerError;
+use crate::observe::{register, ActorKind, Registration};
+use crate::util::lock;
+use crate::{CancelCause, ScopeError};
+
+/// The root actor of a manager's tree. Its children are the top-level scope actors.
+///
+/// Shutdown itself runs in a tokio task (see `shutdown.rs`), so that it goes on when the
+/// caller drops the `shutdown` future; it ends by telling this actor to exit.
+pub(crate) struct ManagerActor;
+
+pub(crate) enum ManagerMsg {
+    /// Shutdown finished: exit cleanly, or with the error so that a supervising actor receives
+    /// `ActorFailed`.
+    Exit(Result<(), ManagerError>),
+}
+
+#[cfg(feature = "cluster")]
+impl ractor::Message for ManagerMsg {}
+
+pub(crate) struct ManagerState {
+    shared: Arc<ManagerShared>,
+    _guard: ManagerGuard,
+}
+
+/// Cancels everything when the manager's actor is killed from outside (for example its
+/// supervisor exited), since its `post_stop` does not run then.
+struct ManagerGuard {
+    shared: Arc<ManagerShared>,
+    _registration: Registration,
+}
+
+impl Drop for ManagerGuard {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        if shared.outcome.borrow().is_some() {
+            return;
+        }
+        shared.begin_closing();
+        shared.cancel.cancel(CancelCause::ManagerShutdown);
+        shared.hub.errors.close();
+        tracing::warn!(
+            manager.name = %shared.config.name,
+            manager.id = %shared.id,
+            "manager killed"
+        );
+        shared.set_outcome(Err(ManagerError::Killed {
+            manager: shared.config.name.clone(),
+        }));
+    }
+}
+
+impl Actor for ManagerActor {
+    type Msg = ManagerMsg;
+    type State = ManagerState;
+    type Arguments = Arc<ManagerShared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        shared: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let registration = register(
+            shared.id.as_u64(),
+            ActorKind::Manager,
+            shared.config.name.clone(),
+            None,
+            shared.id.as_u64(),
+            myself.get_cell(),
+            None,
+        );
+        let _ = shared.actor.set(myself);
+        tracing::info!(parent: &shared.hub.span, "manager started");
+        Ok(ManagerState {
+            shared: Arc::clone(&shared),
+            _guard: ManagerGuard {
+                shared,
+                _registration: registration,
+            },
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ManagerMsg::Exit(Ok(())) => {
+                // Unlink first: ractor's default supervision handling would stop the user's
+                // actor on any child exit, even a clean one.
+                if let Some(supervisor) = &state.shared.supervisor {
+                    myself.get_cell().unlink(supervisor.clone());
+                }
+                myself.stop(None);
+                Ok(())
+            }
+            ManagerMsg::Exit(Err(error)) => Err(Box::new(error)),
+        }
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, ..) => state.shared.forget_scope(&cell),
+            SupervisionEvent::ActorFailed(cell, error) => {
+                state.shared.forget_scope(&cell);
+                if state.shared.config.escalate {
+                    if let Some(error) = error.downcast_ref::<ScopeError>() {
+                        lock(&state.shared.escalated).get_or_insert_with(|| error.clone());
+                    }
+                    super::shutdown::begin(&state.shared);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Stopped from outside, not by our own shutdown: shut the scopes down in order here.
+        if state.shared.begin_closing() {
+            let outcome = super::shutdown::stop_all(&state.shared).await;
+            state.shared.set_outcome(outcome);
+        }
+        Ok(())
+    }
+}

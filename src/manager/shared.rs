@@ -1,0 +1,78 @@
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ractor::{ActorCell, ActorRef};
+use tokio::sync::watch;
+
+use super::actor::ManagerMsg;
+use super::{ManagerConfig, ManagerError};
+use crate::cancel::CancelNode;
+use crate::observe::Hub;
+use crate::util::lock;
+use crate::{ManagerId, ScopeError, ScopeId, ScopeRef};
+
+/// State of one manager shared by its actor, its handles and its shutdown task.
+pub(crate) struct ManagerShared {
+    pub(crate) id: ManagerId,
+    pub(crate) config: ManagerConfig,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) cancel: Arc<CancelNode>,
+    /// Live top-level scopes, in creation order (ids grow).
+    pub(crate) scopes: Mutex<BTreeMap<ScopeId, ScopeRef>>,
+    /// Set once shutdown begins; no scope opens after that.
+    pub(crate) closing: AtomicBool,
+    pub(crate) actor: OnceLock<ActorRef<ManagerMsg>>,
+    pub(crate) supervisor: Option<ActorCell>,
+    /// The scope failure that made the manager shut down, with escalation on.
+    pub(crate) escalated: Mutex<Option<ScopeError>>,
+    pub(crate) outcome: watch::Sender<Option<Result<(), ManagerError>>>,
+}
+
+impl ManagerShared {
+    pub(crate) fn new(
+        id: ManagerId,
+        config: ManagerConfig,
+        hub: Arc<Hub>,
+        supervisor: Option<ActorCell>,
+    ) -> Self {
+        ManagerShared {
+            id,
+            config,
+            hub,
+            cancel: CancelNode::root(),
+            scopes: Mutex::new(BTreeMap::new()),
+            closing: AtomicBool::new(false),
+            actor: OnceLock::new(),
+            supervisor,
+            escalated: Mutex::new(None),
+            outcome: watch::Sender::new(None),
+        }
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Marks shutdown as begun. Returns `false` when it already had.
+    pub(crate) fn begin_closing(&self) -> bool {
+        !self.closing.swap(true, Ordering::SeqCst)
+    }
+
+    /// Forgets a top-level scope whose actor exited.
+    pub(crate) fn forget_scope(&self, actor: &ActorCell) {
+        let id = actor.get_id();
+        lock(&self.scopes).retain(|_, scope| scope.actor.get_id() != id);
+    }
+
+    /// Makes the shutdown outcome final, keeping the first one.
+    pub(crate) fn set_outcome(&self, outcome: Result<(), ManagerError>) {
+        self.outcome.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(outcome);
+            true
+        });
+    }
+}

@@ -1,0 +1,14 @@
+//! Statistics, the error stream, the live-actor registry and the tree snapshot.
+
+mod hub;
+mod registry;
+mod reports;
+mod stats;
+mod tree;
+
+pub(crate) use hub::Hub;
+pub(crate) use registry::{live_under_root, register, Registration};
+pub use registry::{live_actors, ActorKind, LiveActor};
+pub use reports::{ErrorReport, ErrorReports, ReportKind};
+pub use stats::Stats;
+pub use tree::Tree;

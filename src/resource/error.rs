@@ -1,0 +1,44 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Name, ScopeId, TaskId};
+
+/// A resource whose release failed, timed out or panicked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("release of resource '{resource}' owned by {} failed: {failure}", owner_label(.scope, .task))]
+#[non_exhaustive]
+pub struct ReleaseError {
+    /// Scope that owned the resource, or whose task owned it.
+    pub scope: Name,
+    /// Id of that scope.
+    pub scope_id: ScopeId,
+    /// Task that owned the resource, when it was registered with a task.
+    pub task: Option<(Name, TaskId)>,
+    /// Name of the resource.
+    pub resource: Name,
+    /// What went wrong.
+    #[source]
+    pub failure: ReleaseFailure,
+}
+
+fn owner_label(scope: &Name, task: &Option<(Name, TaskId)>) -> String {
+    match task {
+        Some((task, _)) => format!("task '{task}' of scope '{scope}'"),
+        None => format!("scope '{scope}'"),
+    }
+}
+
+/// How a release went wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseFailure {
+    /// `release` returned an error.
+    #[error("{0}")]
+    Failed(#[source] Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// `release` did not finish within the release timeout and was dropped.
+    #[error("timed out after {0:?}")]
+    TimedOut(Duration),
+    /// `release` panicked.
+    #[error("panicked: {0}")]
+    Panicked(String),
+}

@@ -1,0 +1,256 @@
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus, SupervisionEvent};
+
+use super::shared::{ParentKind, ScopeShared};
+use super::{ScopeError, ScopeRef};
+use crate::observe::{register, ActorKind, Registration};
+use crate::task::{TaskActor, TaskArgs, TaskLaunch};
+use crate::CancelCause;
+
+/// The actor of one scope. Its children are the scope's task actors.
+///
+/// It starts task actors, counts them out through supervision events, and finishes the scope
+/// once the owner waits (or the scope is cancelled) and no task is left: it waits for the last
+/// task actors to stop, releases the scope's resources in reverse order, makes the result
+/// final and stops. Failures are claimed and siblings cancelled by the failing task itself
+/// (one atomic claim on the shared error slot), so fail-fast does not wait for this mailbox.
+pub(crate) struct ScopeActor;
+
+pub(crate) enum ScopeMsg {
+    /// Start a task actor.
+    Spawn(TaskLaunch),
+    /// The owner is waiting: finish once no task is left.
+    Wait,
+    /// The scope was cancelled: finish once no task is left.
+    Cancelled,
+}
+
+#[cfg(feature = "cluster")]
+impl ractor::Message for ScopeMsg {}
+
+pub(crate) struct ScopeActorState {
+    scope: ScopeRef,
+    /// Task actors that had announced their exit but were not yet marked stopped by ractor.
+    stragglers: Vec<ActorCell>,
+    finished: bool,
+    _guard: ScopeGuard,
+}
+
+/// Ends the scope on exit paths that skip `post_stop` (a kill, or the parent exiting): cancels
+/// what is left, starts releasing its resources in the background and makes the result
+/// [`ScopeError::Killed`]. Does nothing when the scope finished normally.
+struct ScopeGuard {
+    scope: ScopeRef,
+    _registration: Registration,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let shared = &self.scope.shared;
+        if shared.result().is_some() {
+            return;
+        }
+        shared.force_close();
+        self.scope.cancel_with(CancelCause::ActorStopped {
+            scope: shared.name.clone(),
+        });
+        shared.resources.drain_in_background();
+        tracing::warn!(scope.name = %shared.name, scope.id = %shared.id, "scope killed");
+        shared.set_result(Err(ScopeError::Killed {
+            scope: shared.name.clone(),
+            scope_id: shared.id,
+        }));
+    }
+}
+
+impl Actor for ScopeActor {
+    type Msg = ScopeMsg;
+    type State = ScopeActorState;
+    type Arguments = std::sync::Arc<ScopeShared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        shared: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let registration = register(
+            shared.id.as_u64(),
+            ActorKind::Scope,
+            shared.name.clone(),
+            shared.parent_id,
+            shared.hub.root_id,
+            myself.get_cell(),
+            None,
+        );
+        shared.hub.stats.scope_created();
+        let scope = ScopeRef {
+            shared,
+            actor: myself,
+        };
+        spawn_watcher(scope.clone());
+        tracing::debug!(parent: &scope.shared.span, "scope opened");
+        Ok(ScopeActorState {
+            scope: scope.clone(),
+            stragglers: Vec::new(),
+            finished: false,
+            _guard: ScopeGuard {
+                scope,
+                _registration: registration,
+            },
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ScopeMsg::Spawn(launch) => {
+                let slot = std::sync::Arc::clone(&launch.slot);
+                let args = TaskArgs {
+                    launch,
+                    scope: state.scope.clone(),
+                };
+                if let Err(error) =
+                    Actor::spawn_linked(None, TaskActor, args, myself.get_cell()).await
+                {
+                    tracing::error!(
+                        scope.id = %state.scope.shared.id,
+                        task.name = %slot.name(),
+                        error = %error,
+                        "task actor failed to start"
+                    );
+                    state.scope.finish_unstarted(slot.as_ref());
+                }
+            }
+            ScopeMsg::Wait => {
+                state
+                    .scope
+                    .shared
+                    .waited
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            ScopeMsg::Cancelled => {}
+        }
+        maybe_finish(&myself, state).await
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
+                // ractor sends this just before it marks the actor stopped.
+                if cell.get_status() != ActorStatus::Stopped {
+                    state.stragglers.push(cell);
+                }
+                state.scope.shared.leave();
+                maybe_finish(&myself, state).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.finished {
+            return Ok(());
+        }
+        // Stopped from outside: cancel, wait for the tasks, then finish in order.
+        let shared = std::sync::Arc::clone(&state.scope.shared);
+        shared.force_close();
+        state.scope.cancel_with(CancelCause::ActorStopped {
+            scope: shared.name.clone(),
+        });
+        for child in myself.get_children() {
+            let _ = child.wait(None).await;
+        }
+        state.finished = true;
+        finish(state).await;
+        Ok(())
+    }
+}
+
+/// Finishes the scope if the owner waits or it was cancelled, and no task is left.
+async fn maybe_finish(
+    myself: &ActorRef<ScopeMsg>,
+    state: &mut ScopeActorState,
+) -> Result<(), ActorProcessingErr> {
+    let shared = &state.scope.shared;
+    if state.finished {
+        return Ok(());
+    }
+    let asked = shared.waited.load(std::sync::atomic::Ordering::SeqCst) || shared.cancel.is_cancelled();
+    if !asked || !shared.try_close() {
+        return Ok(());
+    }
+    state.finished = true;
+    let result = finish(state).await;
+    exit(myself, &state.scope, result)
+}
+
+/// Waits for the last task actors, releases the scope's resources and makes the result final.
+async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
+    for cell in state.stragglers.drain(..) {
+        let _ = cell.wait(None).await;
+    }
+    let shared = &state.scope.shared;
+    shared.resources.drain().await;
+    shared.group.wait_idle().await;
+
+    let result = shared.compute_result();
+    match &result {
+        Ok(()) => tracing::debug!(parent: &shared.span, "scope completed"),
+        Err(error) => tracing::debug!(parent: &shared.span, error = %error, "scope ended with an error"),
+    }
+    shared.set_result(result.clone());
+    result
+}
+
+/// Stops the actor. A failure exits with an error so that the parent receives `ActorFailed`; a
+/// clean finish under a user's actor unlinks first, so that ractor's default supervision
+/// handling does not stop that actor.
+fn exit(
+    myself: &ActorRef<ScopeMsg>,
+    scope: &ScopeRef,
+    result: Result<(), ScopeError>,
+) -> Result<(), ActorProcessingErr> {
+    match result {
+        Err(error) if error.is_failure() => Err(Box::new(error)),
+        _ => {
+            if let ParentKind::User(supervisor) = &scope.shared.parent {
+                myself.get_cell().unlink(supervisor.clone());
+            }
+            myself.stop(None);
+            Ok(())
+        }
+    }
+}
+
+/// Cancels the scope when its own deadline passes, and tells the actor when the scope is
+/// cancelled for any reason, so that it can finish without waiting for `wait`.
+fn spawn_watcher(scope: ScopeRef) {
+    tokio::spawn(async move {
+        let shared = &scope.shared;
+        let own_deadline = shared.own_deadline;
+        tokio::select! {
+            () = shared.done.cancelled() => return,
+            () = shared.cancel.cancelled() => {}
+            () = crate::util::sleep_until_opt(own_deadline.map(|(at, _)| at)) => {
+                let after = own_deadline.map(|(_, after)| after).unwrap_or_default();
+                scope.cancel_with(CancelCause::DeadlinePassed {
+                    scope: shared.name.clone(),
+                    after,
+                });
+            }
+        }
+        let _ = scope.actor.cast(ScopeMsg::Cancelled);
+    });
+}

@@ -1,0 +1,71 @@
+use std::time::Duration;
+
+use crate::{ConfigError, Name};
+
+/// Options of a new scope.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ractor_scope::ScopeOptions;
+///
+/// let options = ScopeOptions::new("checkout").deadline(Duration::from_secs(8));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "options do nothing until a scope is opened with them"]
+pub struct ScopeOptions {
+    pub(crate) name: Name,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) release_timeout: Option<Duration>,
+}
+
+impl ScopeOptions {
+    /// Options for a scope named `name`. Names are labels and may repeat.
+    pub fn new(name: impl Into<Name>) -> Self {
+        ScopeOptions {
+            name: name.into(),
+            deadline: None,
+            release_timeout: None,
+        }
+    }
+
+    /// Cancels the scope, with cause [`DeadlinePassed`](crate::CancelCause::DeadlinePassed),
+    /// this long after it opens. A nested scope's deadline is at most its parent's.
+    ///
+    /// Default: none. Zero is rejected.
+    pub fn deadline(mut self, after: Duration) -> Self {
+        self.deadline = Some(after);
+        self
+    }
+
+    /// Bounds each resource release of this scope and its tasks; a release still running after
+    /// this long is dropped and reported as timed out.
+    ///
+    /// Default: the manager's release timeout (see
+    /// [`ManagerConfig::release_timeout`](crate::ManagerConfig::release_timeout)), or 5 s for a
+    /// scope started without a manager. Zero is rejected.
+    pub fn release_timeout(mut self, timeout: Duration) -> Self {
+        self.release_timeout = Some(timeout);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(deadline) = self.deadline {
+            ConfigError::nonzero(
+                "deadline",
+                deadline,
+                "a scope deadline must be greater than zero; leave it unset for no deadline",
+            )?;
+        }
+        if let Some(timeout) = self.release_timeout {
+            ConfigError::nonzero(
+                "release_timeout",
+                timeout,
+                "a release timeout must be greater than zero",
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,257 @@
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::{Context, TaskError, TaskLaunch, TaskSlot, TaskState};
+use crate::observe::{register, ActorKind, Registration};
+use crate::resource::{Owner, ReleaseStack};
+use crate::scope::ScopeRef;
+use crate::util::CatchUnwind;
+use crate::CancelCause;
+
+/// The actor that runs one task body.
+///
+/// The body runs inside `post_start`, raced against the scope's cancellation and the task's
+/// timeout, so that cancellation drops the body future at its next await and the cleanup that
+/// follows still runs. ractor's `stop` would wait for `post_start` to return, so the library
+/// stops tasks through cancellation, and `kill` (which skips cleanup) only as a last resort;
+/// the [`TaskGuard`] in the state covers that path.
+pub(crate) struct TaskActor;
+
+/// Messages of a task actor. A task takes none; the type exists for ractor.
+#[derive(Debug)]
+pub(crate) enum TaskMsg {}
+
+#[cfg(feature = "cluster")]
+impl ractor::Message for TaskMsg {}
+
+pub(crate) struct TaskArgs {
+    pub(crate) launch: TaskLaunch,
+    pub(crate) scope: ScopeRef,
+}
+
+pub(crate) struct TaskActorState {
+    body: Option<super::builder::ErasedBody>,
+    timeout: Option<std::time::Duration>,
+    span: tracing::Span,
+    guard: TaskGuard,
+}
+
+/// Finishes the task on exit paths where `post_start` did not (a kill, or the parent exiting):
+/// marks it cancelled, counts it, cancels the scopes it opened and starts releasing its
+/// resources in the background. Does nothing when the task finished normally.
+struct TaskGuard {
+    ctx: Context,
+    slot: Arc<dyn TaskSlot>,
+    started: Option<Instant>,
+    _registration: Registration,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let scope = self.ctx.scope();
+        let cause = self
+            .ctx
+            .cancel_cause()
+            .unwrap_or_else(|| CancelCause::ActorStopped {
+                scope: scope.name().clone(),
+            });
+        let from = TaskState::from_u8(
+            self.slot
+                .state_cell()
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
+        let error = TaskError::Cancelled {
+            task: self.slot.name().clone(),
+            task_id: self.slot.id(),
+            cause,
+        };
+        if self.slot.finish(Err(error)) {
+            let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
+            scope.record_task_finished(from, TaskState::Cancelled, ran_for);
+        }
+        self.ctx.cancel_children();
+        self.ctx.resources().drain_in_background();
+    }
+}
+
+impl Actor for TaskActor {
+    type Msg = TaskMsg;
+    type State = TaskActorState;
+    type Arguments = TaskArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: TaskArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let TaskArgs { launch, scope } = args;
+        let shared = scope.shared();
+        let span = tracing::debug_span!(
+            parent: &shared.span,
+            "task",
+            task.name = %launch.name,
+            task.id = %launch.id,
+            scope.id = %shared.id,
+        );
+        let registration = register(
+            launch.id.as_u64(),
+            ActorKind::Task,
+            launch.name.clone(),
+            Some(shared.id.as_u64()),
+            shared.hub.root_id,
+            myself.get_cell(),
+            Some(Arc::clone(launch.slot.state_cell())),
+        );
+        let resources = ReleaseStack::new(
+            Owner {
+                scope: shared.name.clone(),
+                scope_id: shared.id,
+                task: Some((launch.name.clone(), launch.id)),
+            },
+            Arc::clone(&shared.group),
+            Arc::clone(&shared.hub),
+            shared.release_timeout,
+        );
+        let ctx = Context::new(
+            launch.name.clone(),
+            launch.id,
+            scope.clone(),
+            shared.deadline,
+            resources,
+            myself.get_cell(),
+        );
+        Ok(TaskActorState {
+            body: Some(launch.body),
+            timeout: launch.timeout,
+            span,
+            guard: TaskGuard {
+                ctx,
+                slot: launch.slot,
+                started: None,
+                _registration: registration,
+            },
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let span = state.span.clone();
+        let failed = run(state).instrument(span).await;
+        match failed {
+            // Failures reach the scope as a supervision event (`ActorFailed`); the outcome is
+            // already final in the task's slot, so the scope reads nothing from the error.
+            Some(error) => Err(Box::new(error)),
+            None => {
+                myself.stop(None);
+                Ok(())
+            }
+        }
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // The only children of a task are the scopes it opened, which it waits for itself.
+        // Their exits must not stop the task, as ractor's default handling would.
+        tracing::trace!(event = ?event, "child scope of task exited");
+        Ok(())
+    }
+}
+
+/// Runs the body and the cleanup. Returns the error when the task failed.
+async fn run(state: &mut TaskActorState) -> Option<TaskError> {
+    let guard = &mut state.guard;
+    let ctx = guard.ctx.clone();
+    let slot = Arc::clone(&guard.slot);
+    let scope = ctx.scope().clone();
+    let task = slot.name().clone();
+    let task_id = slot.id();
+
+    // Start the task's own clock and move it to running.
+    let started = Instant::now();
+    guard.started = Some(started);
+    slot.set_running();
+    scope.record_task_started();
+
+    // Race the body against cancellation and the task's timeout. Leaving this block drops the
+    // body future, before any outcome is reported.
+    let outcome = {
+        let body = state.body.take().expect("task body is taken only once");
+        let cancel = Arc::clone(ctx.cancel_node());
+        let timeout = state.timeout;
+        if cancel.is_cancelled() {
+            Err(None)
+        } else {
+            let deadline = timeout.map(|t| started + t);
+            let body = CatchUnwind::new(body(ctx.clone()));
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => Err(None),
+                result = body => match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(Some(TaskError::Failed {
+                        task: task.clone(),
+                        task_id,
+                        source: Arc::from(error),
+                    })),
+                    Err(message) => Err(Some(TaskError::Panicked {
+                        task: task.clone(),
+                        task_id,
+                        message,
+                    })),
+                },
+                () = crate::util::sleep_until_opt(deadline) => Err(Some(TaskError::TimedOut {
+                    task: task.clone(),
+                    task_id,
+                    timeout: timeout.unwrap_or_default(),
+                })),
+            }
+        }
+    };
+    let ran_for = started.elapsed();
+
+    // A failure after cancellation was requested counts as a cancellation, never as the
+    // scope's error.
+    let outcome = match outcome {
+        Ok(()) => Ok(()),
+        Err(Some(error)) if !ctx.is_cancelled() => Err(error),
+        Err(_) => Err(TaskError::Cancelled {
+            task: task.clone(),
+            task_id,
+            cause: ctx
+                .cancel_cause()
+                .expect("a cancelled node always has a cause"),
+        }),
+    };
+
+    // Fail fast: claim the scope's error and cancel the siblings before cleaning up.
+    if let Err(error) = &outcome {
+        if error.is_failure() {
+            scope.record_failure(error);
+        } else {
+            tracing::debug!(cause = %error, "task cancelled");
+        }
+    }
+
+    // Cleanup, then make the outcome final.
+    ctx.close_children().await;
+    ctx.resources().drain().await;
+    let state_after = match &outcome {
+        Ok(()) => TaskState::Completed,
+        Err(error) => error.state(),
+    };
+    let failure = outcome.as_ref().err().filter(|e| e.is_failure()).cloned();
+    if slot.finish(outcome) {
+        scope.record_task_finished(TaskState::Running, state_after, ran_for);
+    }
+    failure
+}

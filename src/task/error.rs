@@ -1,0 +1,125 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{CancelCause, Name, TaskId, TaskState};
+
+/// Why a task did not produce a value.
+///
+/// Cloning is cheap: the user's error is shared behind an `Arc`. Reach it with
+/// [`TaskError::downcast_ref`] or through `source()`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The body returned `Err` before the task's cancellation was requested.
+    #[error("task '{task}' failed: {source}")]
+    Failed {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+        /// The error the body returned.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// The body panicked before the task's cancellation was requested.
+    #[error("task '{task}' panicked: {message}")]
+    Panicked {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+        /// The panic message.
+        message: String,
+    },
+    /// The task's own timeout passed; its body was dropped.
+    #[error("task '{task}' timed out after {timeout:?}")]
+    TimedOut {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+        /// The task's timeout.
+        timeout: Duration,
+    },
+    /// The task was cancelled before it finished, or failed after its cancellation was
+    /// requested.
+    #[error("task '{task}' cancelled: {cause}")]
+    Cancelled {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+        /// Why.
+        cause: CancelCause,
+    },
+    /// The task has not finished yet.
+    #[error("task '{task}' has not finished; wait for its scope or join the task first")]
+    NotFinished {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+    },
+}
+
+impl TaskError {
+    /// Name of the task.
+    pub fn task(&self) -> &Name {
+        match self {
+            TaskError::Failed { task, .. }
+            | TaskError::Panicked { task, .. }
+            | TaskError::TimedOut { task, .. }
+            | TaskError::Cancelled { task, .. }
+            | TaskError::NotFinished { task, .. } => task,
+        }
+    }
+
+    /// Id of the task.
+    pub fn task_id(&self) -> TaskId {
+        match self {
+            TaskError::Failed { task_id, .. }
+            | TaskError::Panicked { task_id, .. }
+            | TaskError::TimedOut { task_id, .. }
+            | TaskError::Cancelled { task_id, .. }
+            | TaskError::NotFinished { task_id, .. } => *task_id,
+        }
+    }
+
+    /// The task's state that this error stands for.
+    pub fn state(&self) -> TaskState {
+        match self {
+            TaskError::Failed { .. } | TaskError::Panicked { .. } => TaskState::Failed,
+            TaskError::TimedOut { .. } => TaskState::TimedOut,
+            TaskError::Cancelled { .. } => TaskState::Cancelled,
+            TaskError::NotFinished { .. } => TaskState::Running,
+        }
+    }
+
+    /// Returns whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled { .. })
+    }
+
+    /// The cancellation cause, when the task was cancelled.
+    pub fn cancel_cause(&self) -> Option<&CancelCause> {
+        match self {
+            TaskError::Cancelled { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// Returns whether this is a failure of the task itself (an error, a panic or its own
+    /// timeout), as opposed to a cancellation.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            TaskError::Failed { .. } | TaskError::Panicked { .. } | TaskError::TimedOut { .. }
+        )
+    }
+
+    /// Finds an error of type `E` in this error's `source()` chain: the user's error, or an
+    /// error deeper inside when the task waited on a nested scope.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        crate::error::find_in_chain(self)
+    }
+}

@@ -1,0 +1,177 @@
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::Notify;
+
+use crate::util::lock;
+use crate::{Name, ScopeId, TaskError, TaskId, TaskState};
+
+/// The typed result slot of one task, shared by its handles and its actor.
+pub(crate) struct TaskShared<T> {
+    id: TaskId,
+    name: Name,
+    state: Arc<AtomicU8>,
+    staged: Mutex<Option<T>>,
+    outcome: OnceLock<Result<Arc<T>, TaskError>>,
+    done: Notify,
+}
+
+impl<T> TaskShared<T> {
+    pub(crate) fn new(id: TaskId, name: Name) -> Self {
+        TaskShared {
+            id,
+            name,
+            state: Arc::new(AtomicU8::new(TaskState::Pending.as_u8())),
+            staged: Mutex::new(None),
+            outcome: OnceLock::new(),
+            done: Notify::new(),
+        }
+    }
+
+    /// Keeps the body's value until the task's outcome is final.
+    pub(crate) fn stage(&self, value: T) {
+        *lock(&self.staged) = Some(value);
+    }
+}
+
+/// The task slot as the actor sees it, without the result type.
+pub(crate) trait TaskSlot: Send + Sync + 'static {
+    fn id(&self) -> TaskId;
+    fn name(&self) -> &Name;
+    fn state_cell(&self) -> &Arc<AtomicU8>;
+    fn set_running(&self);
+    /// Makes the outcome final. Returns `false` when it already was.
+    fn finish(&self, outcome: Result<(), TaskError>) -> bool;
+}
+
+impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
+    fn id(&self) -> TaskId {
+        self.id
+    }
+
+    fn name(&self) -> &Name {
+        &self.name
+    }
+
+    fn state_cell(&self) -> &Arc<AtomicU8> {
+        &self.state
+    }
+
+    fn set_running(&self) {
+        self.state
+            .store(TaskState::Running.as_u8(), Ordering::SeqCst);
+    }
+
+    fn finish(&self, outcome: Result<(), TaskError>) -> bool {
+        let outcome = outcome.and_then(|()| {
+            lock(&self.staged)
+                .take()
+                .map(Arc::new)
+                .ok_or_else(|| TaskError::NotFinished {
+                    task: self.name.clone(),
+                    task_id: self.id,
+                })
+        });
+        let state = match &outcome {
+            Ok(_) => TaskState::Completed,
+            Err(error) => error.state(),
+        };
+        if self.outcome.set(outcome).is_err() {
+            return false;
+        }
+        self.state.store(state.as_u8(), Ordering::SeqCst);
+        self.done.notify_waiters();
+        true
+    }
+}
+
+/// A handle to a spawned task: its state, and its typed result once it has finished.
+///
+/// Cloning is cheap. Dropping a handle does not affect the task.
+pub struct TaskHandle<T> {
+    shared: Arc<TaskShared<T>>,
+    scope_id: ScopeId,
+}
+
+impl<T> Clone for TaskHandle<T> {
+    fn clone(&self) -> Self {
+        TaskHandle {
+            shared: Arc::clone(&self.shared),
+            scope_id: self.scope_id,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.shared.id)
+            .field("name", &self.shared.name)
+            .field("scope_id", &self.scope_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + Sync + 'static> TaskHandle<T> {
+    pub(crate) fn new(shared: Arc<TaskShared<T>>, scope_id: ScopeId) -> Self {
+        TaskHandle { shared, scope_id }
+    }
+
+    /// Id of the task.
+    pub fn id(&self) -> TaskId {
+        self.shared.id
+    }
+
+    /// Name of the task.
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// Id of the scope the task belongs to.
+    pub fn scope_id(&self) -> ScopeId {
+        self.scope_id
+    }
+
+    /// Current state of the task.
+    pub fn state(&self) -> TaskState {
+        TaskState::from_u8(self.shared.state.load(Ordering::SeqCst))
+    }
+
+    /// Returns the task's result without waiting: the value shared behind an `Arc`, or why
+    /// there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::NotFinished`] while the task runs, otherwise the task's own error.
+    pub fn result(&self) -> Result<Arc<T>, TaskError> {
+        match self.shared.outcome.get() {
+            Some(outcome) => outcome.clone(),
+            None => Err(TaskError::NotFinished {
+                task: self.shared.name.clone(),
+                task_id: self.shared.id,
+            }),
+        }
+    }
+
+    /// Waits until the task's outcome is final (its resources released and the child scopes it
+    /// opened finished), then returns its result as [`TaskHandle::result`] does.
+    ///
+    /// # Errors
+    ///
+    /// The task's error when it did not complete.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping this future does not affect the task.
+    pub async fn join(&self) -> Result<Arc<T>, TaskError> {
+        loop {
+            let notified = self.shared.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(outcome) = self.shared.outcome.get() {
+                return outcome.clone();
+            }
+            notified.await;
+        }
+    }
+}
