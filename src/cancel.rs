@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::names::{Name, ScopeId, TaskId};
+use crate::names::{Name, TaskId};
 
 /// Why a task or scope was cancelled.
 ///

@@ -129,12 +129,13 @@ impl ErrorReports {
     ///
     /// Cancel safe: a report is taken from the buffer only when this future completes.
     pub async fn recv(&mut self) -> Option<ErrorReport> {
+        let queue = Arc::clone(&self.queue);
         loop {
-            let ready = self.queue.ready.notified();
+            let ready = queue.ready.notified();
             if let Some(report) = self.try_recv() {
                 return Some(report);
             }
-            if self.queue.closed.load(Ordering::SeqCst) {
+            if queue.closed.load(Ordering::SeqCst) {
                 return self.try_recv();
             }
             ready.await;

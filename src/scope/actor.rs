@@ -173,7 +173,8 @@ impl Actor for ScopeActor {
             let _ = child.wait(None).await;
         }
         state.finished = true;
-        finish(state).await;
+        // The result is kept in the shared state for `wait`; the actor exits cleanly.
+        let _result = finish(state).await;
         Ok(())
     }
 }

@@ -120,11 +120,6 @@ impl ScopeShared {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
     }
 
-    /// Number of tasks accepted and not yet finished.
-    pub(crate) fn unfinished(&self) -> u64 {
-        self.gate.load(Ordering::SeqCst) & !CLOSED
-    }
-
     /// The scope's result, from its first error, its cancellation and its releases.
     pub(crate) fn compute_result(&self) -> Result<(), ScopeError> {
         if let Some(error) = self.first_error.get() {
