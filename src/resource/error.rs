@@ -29,16 +29,32 @@ fn owner_label(scope: &Name, task: &Option<(Name, TaskId)>) -> String {
 }
 
 /// How a release went wrong.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ReleaseFailure {
     /// `release` returned an error.
-    #[error("{0}")]
-    Failed(#[source] Arc<dyn std::error::Error + Send + Sync + 'static>),
+    Failed(Arc<dyn std::error::Error + Send + Sync + 'static>),
     /// `release` did not finish within the release timeout and was dropped.
-    #[error("timed out after {0:?}")]
     TimedOut(Duration),
     /// `release` panicked.
-    #[error("panicked: {0}")]
     Panicked(String),
+}
+
+impl std::fmt::Display for ReleaseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReleaseFailure::Failed(error) => write!(f, "{error}"),
+            ReleaseFailure::TimedOut(timeout) => write!(f, "timed out after {timeout:?}"),
+            ReleaseFailure::Panicked(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ReleaseFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReleaseFailure::Failed(error) => Some(&**error),
+            _ => None,
+        }
+    }
 }

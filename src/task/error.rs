@@ -1,3 +1,4 @@
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,22 +8,19 @@ use crate::{CancelCause, Name, TaskId, TaskState};
 ///
 /// Cloning is cheap: the user's error is shared behind an `Arc`. Reach it with
 /// [`TaskError::downcast_ref`] or through `source()`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TaskError {
     /// The body returned `Err` before the task's cancellation was requested.
-    #[error("task '{task}' failed: {source}")]
     Failed {
         /// Task name.
         task: Name,
         /// Task id.
         task_id: TaskId,
         /// The error the body returned.
-        #[source]
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The body panicked before the task's cancellation was requested.
-    #[error("task '{task}' panicked: {message}")]
     Panicked {
         /// Task name.
         task: Name,
@@ -32,7 +30,6 @@ pub enum TaskError {
         message: String,
     },
     /// The task's own timeout passed; its body was dropped.
-    #[error("task '{task}' timed out after {timeout:?}")]
     TimedOut {
         /// Task name.
         task: Name,
@@ -43,7 +40,6 @@ pub enum TaskError {
     },
     /// The task was cancelled before it finished, or failed after its cancellation was
     /// requested.
-    #[error("task '{task}' cancelled: {cause}")]
     Cancelled {
         /// Task name.
         task: Name,
@@ -53,13 +49,44 @@ pub enum TaskError {
         cause: CancelCause,
     },
     /// The task has not finished yet.
-    #[error("task '{task}' has not finished; wait for its scope or join the task first")]
     NotFinished {
         /// Task name.
         task: Name,
         /// Task id.
         task_id: TaskId,
     },
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Failed { task, source, .. } => write!(f, "task '{task}' failed: {source}"),
+            TaskError::Panicked { task, message, .. } => {
+                write!(f, "task '{task}' panicked: {message}")
+            }
+            TaskError::TimedOut { task, timeout, .. } => {
+                write!(f, "task '{task}' timed out after {timeout:?}")
+            }
+            TaskError::Cancelled { task, cause, .. } => {
+                write!(f, "task '{task}' cancelled: {cause}")
+            }
+            TaskError::NotFinished { task, .. } => write!(
+                f,
+                "task '{task}' has not finished; wait for its scope or join the task first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The user's error itself, not the `Arc` around it, so that downcasting the chain
+            // finds it.
+            TaskError::Failed { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
 }
 
 impl TaskError {

@@ -1,0 +1,448 @@
+//! Scopes and tasks: first error, cancellation causes, timeouts, panics, isolation, nesting.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{fail, live_below};
+use ractor::ActorStatus;
+use ractor_scope::{
+    ActorKind, BoxError, CancelCause, Context, Manager, ManagerConfig, ScopeError, ScopeOptions,
+    Task, TaskError, TaskState,
+};
+
+async fn manager() -> Manager {
+    Manager::start(ManagerConfig::new("test")).await.unwrap()
+}
+
+fn sleeper(name: &str, for_ms: u64) -> Task<&'static str> {
+    Task::new(name, move |_ctx: Context| async move {
+        tokio::time::sleep(Duration::from_millis(for_ms)).await;
+        Ok::<_, BoxError>("done")
+    })
+}
+
+fn failer(name: &str, after_ms: u64) -> Task<()> {
+    Task::new(name, move |_ctx: Context| async move {
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        Err::<(), _>(fail("boom"))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_cancels_siblings_only_in_its_scope() {
+    let manager = manager().await;
+    let scope = manager.scope("failing").await.unwrap();
+    let other = manager.scope("other").await.unwrap();
+
+    let slow_a = scope.spawn(sleeper("slow_a", 10_000)).unwrap();
+    let slow_b = scope.spawn(sleeper("slow_b", 10_000)).unwrap();
+    let bad = scope.spawn(failer("bad", 100)).unwrap();
+    let outside = other.spawn(sleeper("outside", 500)).unwrap();
+
+    let error = scope.wait().await.unwrap_err();
+    let task_error = error.task_error().expect("a task failure");
+    assert_eq!(task_error.task().as_ref(), "bad");
+    assert_eq!(bad.state(), TaskState::Failed);
+    for sibling in [&slow_a, &slow_b] {
+        assert_eq!(sibling.state(), TaskState::Cancelled);
+        match sibling.result().unwrap_err().cancel_cause() {
+            Some(CancelCause::SiblingFailed { task, task_id, .. }) => {
+                assert_eq!(task.as_ref(), "bad");
+                assert_eq!(*task_id, bad.id());
+            }
+            other => panic!("unexpected cause {other:?}"),
+        }
+    }
+
+    other.wait().await.unwrap();
+    assert_eq!(*outside.result().unwrap(), "done");
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn simultaneous_failures_have_one_winner() {
+    let manager = manager().await;
+    for round in 0..50 {
+        let scope = manager.scope(format!("race-{round}")).await.unwrap();
+        let mut handles = Vec::new();
+        for i in 0..20 {
+            handles.push(scope.spawn(failer(&format!("f{i}"), 10)).unwrap());
+        }
+        let error = scope.wait().await.unwrap_err();
+        let winner = error.task_error().unwrap().task().clone();
+
+        let failed: Vec<_> = handles
+            .iter()
+            .filter(|h| h.state() == TaskState::Failed)
+            .collect();
+        let cancelled = handles
+            .iter()
+            .filter(|h| h.state() == TaskState::Cancelled)
+            .count();
+        assert!(failed.iter().any(|h| *h.name() == winner));
+        assert_eq!(failed.len() + cancelled, 20);
+        // Losers that failed before seeing the cancellation are failures, not the error.
+        for handle in &handles {
+            if let Err(TaskError::Cancelled { cause, .. }) = handle.result() {
+                assert!(matches!(cause, CancelCause::SiblingFailed { ref task, .. } if *task == winner));
+            }
+        }
+    }
+    let stats = manager.stats();
+    assert!(stats.tasks_balanced(), "{stats:?}");
+    assert_eq!(stats.tasks_added, 50 * 20);
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_after_cancellation_is_a_cancellation() {
+    let manager = manager().await;
+    for _ in 0..20 {
+        let scope = manager.scope("late").await.unwrap();
+        // Fails as soon as it sees its cancellation, which the first failure requested.
+        let late = scope
+            .spawn(Task::new("late", |ctx: Context| async move {
+                let cancelled = ctx.cancelled();
+                cancelled.await;
+                Err::<(), _>(fail("failed while winding down"))
+            }))
+            .unwrap();
+        let first = scope.spawn(failer("first", 5)).unwrap();
+        let error = scope.wait().await.unwrap_err();
+        assert_eq!(error.task_error().unwrap().task_id(), first.id());
+        assert_eq!(late.state(), TaskState::Cancelled);
+    }
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_drops_the_body() {
+    let manager = manager().await;
+    let scope = manager.scope("timeouts").await.unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = Arc::clone(&flag);
+    let task = scope
+        .spawn(
+            Task::new("slow_write", move |_ctx: Context| async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                set.store(true, Ordering::SeqCst);
+                Ok::<_, BoxError>(())
+            })
+            .timeout(Duration::from_millis(50)),
+        )
+        .unwrap();
+    let error = scope.wait().await.unwrap_err();
+    // Give the (dropped) body every chance to run on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!flag.load(Ordering::SeqCst));
+    assert_eq!(task.state(), TaskState::TimedOut);
+    let message = error.to_string();
+    assert!(message.contains("slow_write"), "{message}");
+    assert!(message.contains("50ms"), "{message}");
+    assert!(matches!(
+        error.task_error(),
+        Some(TaskError::TimedOut { timeout, .. }) if *timeout == Duration::from_millis(50)
+    ));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn panic_fails_the_scope_and_nothing_else() {
+    let manager = manager().await;
+    let scope = manager.scope("panics").await.unwrap();
+    scope
+        .spawn(Task::new("bad", |_ctx: Context| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if true {
+                panic!("index out of range in bad");
+            }
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    let error = scope.wait().await.unwrap_err();
+    match error.task_error() {
+        Some(TaskError::Panicked { message, .. }) => {
+            assert!(message.contains("index out of range in bad"))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // The manager and a new scope still work.
+    let after = manager.scope("after").await.unwrap();
+    let ok = after.spawn(sleeper("ok", 5)).unwrap();
+    after.wait().await.unwrap();
+    assert_eq!(*ok.result().unwrap(), "done");
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn same_names_run_side_by_side() {
+    let manager = manager().await;
+    let first = manager.scope("twin").await.unwrap();
+    let second = manager.scope("twin").await.unwrap();
+    let a1 = first.spawn(sleeper("job", 10)).unwrap();
+    let a2 = first.spawn(sleeper("job", 20)).unwrap();
+    let b1 = second.spawn(sleeper("job", 30)).unwrap();
+    assert_ne!(first.id(), second.id());
+    assert_ne!(a1.id(), a2.id());
+    first.wait().await.unwrap();
+    second.wait().await.unwrap();
+    for handle in [a1, a2, b1] {
+        assert_eq!(*handle.result().unwrap(), "done");
+    }
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_leaves_no_task_actor_alive() {
+    let manager = manager().await;
+    let scope = manager.scope("many").await.unwrap();
+    for i in 0..200 {
+        scope.spawn(sleeper(&format!("t{i}"), i % 7)).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let scope_id = scope.id().as_u64();
+    let cells: Vec<_> = manager
+        .live_actors()
+        .into_iter()
+        .filter(|a| a.parent == Some(scope_id))
+        .collect();
+    assert!(!cells.is_empty());
+    scope.wait().await.unwrap();
+    for actor in &cells {
+        assert_eq!(actor.status(), ActorStatus::Stopped, "{}", actor.name);
+    }
+    assert!(manager
+        .live_actors()
+        .iter()
+        .all(|a| a.parent != Some(scope_id)));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_reaches_descendants_not_parent() {
+    let manager = manager().await;
+    let outer = manager.scope("outer").await.unwrap();
+    let inner_cause = Arc::new(std::sync::Mutex::new(None));
+    let seen = Arc::clone(&inner_cause);
+    let opener = outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            let inner = ctx.open_scope("inner").await?;
+            let victim = inner.spawn(sleeper("deep", 60_000))?;
+            // Cancel only the inner scope; the outer task carries on.
+            inner.cancel();
+            let result = inner.wait().await;
+            *seen.lock().unwrap() = victim.result().err().and_then(|e| e.cancel_cause().cloned());
+            assert!(result.unwrap_err().is_cancelled());
+            Ok::<_, BoxError>("outer survived")
+        }))
+        .unwrap();
+    outer.wait().await.unwrap();
+    assert_eq!(*opener.result().unwrap(), "outer survived");
+    assert!(matches!(
+        inner_cause.lock().unwrap().clone(),
+        Some(CancelCause::UserCancelled { ref scope }) if scope.as_ref() == "inner"
+    ));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn parent_cancel_cascades_with_cause() {
+    let manager = manager().await;
+    let outer = manager.scope("outer").await.unwrap();
+    let deep: Arc<std::sync::Mutex<Option<ractor_scope::TaskHandle<&'static str>>>> =
+        Default::default();
+    let keep = Arc::clone(&deep);
+    outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            let inner = ctx.open_scope("inner").await?;
+            *keep.lock().unwrap() = Some(inner.spawn(sleeper("deep", 60_000))?);
+            inner.wait().await?;
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    outer.cancel();
+    let error = outer.wait().await.unwrap_err();
+    assert!(matches!(error, ScopeError::Cancelled { .. }));
+    let deep = deep.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        deep.result().unwrap_err().cancel_cause(),
+        Some(&CancelCause::ParentCancelled(Box::new(
+            CancelCause::UserCancelled {
+                scope: "outer".into()
+            }
+        )))
+    );
+    manager.shutdown().await.unwrap();
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("card declined: {code}")]
+struct Declined {
+    code: u32,
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_failure_reaches_parent_through_its_task() {
+    let manager = manager().await;
+    let outer = manager.scope("checkout").await.unwrap();
+    let sibling = outer.spawn(sleeper("audit", 60_000)).unwrap();
+    outer
+        .spawn(Task::new("pay", |ctx: Context| async move {
+            let inner = ctx.open_scope("payment").await?;
+            inner.spawn(Task::new("charge", |_ctx: Context| async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Err::<(), _>(Declined { code: 51 })
+            }))?;
+            inner.wait().await?;
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    let error = outer.wait().await.unwrap_err();
+    // The outer error names its own task...
+    assert_eq!(error.task_error().unwrap().task().as_ref(), "pay");
+    // ...and the source chain reaches the task where the failure started.
+    let inner = error
+        .task_error()
+        .unwrap()
+        .downcast_ref::<ScopeError>()
+        .unwrap();
+    assert_eq!(inner.task_error().unwrap().task().as_ref(), "charge");
+    assert_eq!(error.downcast_ref::<Declined>().unwrap().code, 51);
+    assert_eq!(sibling.state(), TaskState::Cancelled);
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_child_scope_is_closed_when_its_task_ends() {
+    let manager = manager().await;
+    let outer = manager.scope("outer").await.unwrap();
+    let leaked: Arc<std::sync::Mutex<Option<ractor_scope::TaskHandle<&'static str>>>> =
+        Default::default();
+    let keep = Arc::clone(&leaked);
+    let opener = outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            let inner = ctx.open_scope("forgotten").await?;
+            *keep.lock().unwrap() = Some(inner.spawn(sleeper("orphan", 60_000))?);
+            // Move the handle somewhere it outlives the task.
+            std::mem::forget(inner);
+            Ok::<_, BoxError>("returned")
+        }))
+        .unwrap();
+    let finished = opener.join().await;
+    assert_eq!(*finished.unwrap(), "returned");
+    // When the opener's outcome is final, the orphan has already ended.
+    let orphan = leaked.lock().unwrap().clone().unwrap();
+    assert_eq!(orphan.state(), TaskState::Cancelled);
+    assert!(matches!(
+        orphan.result().unwrap_err().cancel_cause(),
+        Some(CancelCause::OpenerEnded { task }) if task.as_ref() == "opener"
+    ));
+    outer.wait().await.unwrap();
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_cancels_with_cause_and_composes() {
+    let manager = manager().await;
+    let outer = manager
+        .scope_with(ScopeOptions::new("outer").deadline(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let deadlines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&deadlines);
+    let start = tokio::time::Instant::now();
+    outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            // The inner scope asks for more time than the outer one has.
+            let inner = ctx
+                .open_scope_with(ScopeOptions::new("inner").deadline(Duration::from_secs(60)))
+                .await?;
+            let task = inner.spawn(Task::new("deep", |ctx: Context| async move {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, BoxError>(ctx.deadline())
+            }))?;
+            seen.lock().unwrap().push(inner.deadline());
+            seen.lock().unwrap().push(ctx.deadline());
+            let _ = inner.wait().await;
+            Ok::<_, BoxError>(task.state())
+        }))
+        .unwrap();
+    let error = outer.wait().await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        error.cancel_cause(),
+        Some(&CancelCause::DeadlinePassed {
+            scope: "outer".into(),
+            after: Duration::from_millis(100)
+        })
+    );
+    let deadlines = deadlines.lock().unwrap().clone();
+    assert_eq!(deadlines[0], deadlines[1]);
+    assert_eq!(deadlines[0], Some(start + Duration::from_millis(100)));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn spawn_into_cancelled_scope_is_rejected() {
+    let manager = manager().await;
+    let scope = manager.scope("closed").await.unwrap();
+    scope.cancel();
+    let error = scope.spawn(sleeper("late", 1)).unwrap_err();
+    assert!(matches!(error, ScopeError::Closed { .. }), "{error}");
+    assert!(scope.wait().await.unwrap_err().is_cancelled());
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_spawn_siblings_and_read_results() {
+    let manager = manager().await;
+    let scope = manager.scope("spawner").await.unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    scope
+        .spawn(Task::new("parent", move |ctx: Context| async move {
+            for i in 0..10 {
+                let counter = Arc::clone(&counter);
+                ctx.scope().spawn(Task::new(format!("child{i}"), move |_ctx: Context| async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, BoxError>(())
+                }))?;
+            }
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 10);
+    assert!(live_below(&manager).is_empty());
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_returns_typed_result() {
+    let manager = manager().await;
+    let scope = manager.scope("join").await.unwrap();
+    let task = scope
+        .spawn(Task::new("answer", |_ctx: Context| async {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            Ok::<u64, BoxError>(42)
+        }))
+        .unwrap();
+    assert!(matches!(task.result(), Err(TaskError::NotFinished { .. })));
+    assert_eq!(*task.join().await.unwrap(), 42);
+    scope.wait().await.unwrap();
+    assert_eq!(
+        manager
+            .live_actors()
+            .iter()
+            .filter(|a| a.kind == ActorKind::Task)
+            .count(),
+        0
+    );
+    manager.shutdown().await.unwrap();
+}
