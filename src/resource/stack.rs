@@ -143,15 +143,21 @@ impl ReleaseStack {
                 return true;
             }
         }
-        let stack = Arc::clone(self);
-        crate::util::spawn_detached(async move { stack.release_one(entry).await });
+        // Not awaited: the release runs on its own and reports from there.
+        drop(self.start_release(entry));
         false
     }
 
     /// Closes the stack and releases every resource on it, last registered first, one at a
     /// time. Returns once the stack is empty; releases started by another drain may still be
     /// running (wait on the group for those).
-    pub(crate) async fn drain(&self) {
+    ///
+    /// # Cancel safety
+    ///
+    /// Each release runs in its own tokio task, so dropping this future (for example when the
+    /// owner's actor is killed) never abandons a release midway; resources not yet started stay
+    /// on the stack for the next drain.
+    pub(crate) async fn drain(self: &Arc<Self>) {
         {
             let _entries = lock(&self.entries);
             self.closed.store(true, Ordering::SeqCst);
@@ -162,7 +168,9 @@ impl ReleaseStack {
             let Some(entry) = next else {
                 return;
             };
-            self.release_one(entry).await;
+            if let Some(release) = self.start_release(entry) {
+                let _ = release.await;
+            }
         }
     }
 
@@ -180,6 +188,20 @@ impl ReleaseStack {
         crate::util::spawn_detached(async move { stack.drain().await });
     }
 
+    /// Releases one entry in its own tokio task, bounded by the release timeout, and reports
+    /// the outcome from there. Without a tokio runtime the release cannot run; it is then
+    /// reported as failed.
+    fn start_release(self: &Arc<Self>, entry: Entry) -> Option<tokio::task::JoinHandle<()>> {
+        let stack = Arc::clone(self);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Some(runtime.spawn(async move { stack.release_one(entry).await })),
+            Err(_) => {
+                self.record(&entry.name, Some(ReleaseFailure::NoRuntime));
+                None
+            }
+        }
+    }
+
     async fn release_one(&self, entry: Entry) {
         let Entry { name, release } = entry;
         let outcome = tokio::time::timeout(self.timeout, CatchUnwind::new(release())).await;
@@ -189,6 +211,11 @@ impl ReleaseStack {
             Ok(Err(panic)) => Some(ReleaseFailure::Panicked(panic)),
             Err(_elapsed) => Some(ReleaseFailure::TimedOut(self.timeout)),
         };
+        self.record(&name, failure);
+    }
+
+    /// Counts, logs and reports the outcome of one release.
+    fn record(&self, name: &Name, failure: Option<ReleaseFailure>) {
         let error = failure.map(|failure| ReleaseError {
             scope: self.owner.scope.clone(),
             scope_id: self.owner.scope_id,
