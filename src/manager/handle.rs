@@ -207,7 +207,7 @@ impl Manager {
             Err(ScopeError::Spawn { .. }) if shared.is_closing() => return Err(stopped()),
             Err(error) => return Err(error),
         };
-        lock(&shared.scopes).insert(id, scope.handle());
+        lock(&shared.scopes).insert(scope.handle());
         // Shutdown may have begun while the actor started; it then missed this scope.
         if shared.is_closing() {
             scope.cancel_with(CancelCause::ManagerShutdown);

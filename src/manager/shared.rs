@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ractor::{ActorCell, ActorRef};
+use ractor::{ActorCell, ActorId, ActorRef};
+use std::collections::HashMap;
 use tokio::sync::watch;
 
 use super::actor::ManagerMsg;
@@ -19,7 +20,7 @@ pub(crate) struct ManagerShared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) cancel: Arc<CancelNode>,
     /// Live top-level scopes, in creation order (ids grow).
-    pub(crate) scopes: Mutex<BTreeMap<ScopeId, ScopeRef>>,
+    pub(crate) scopes: Mutex<Scopes>,
     /// Set once shutdown begins; no scope opens after that.
     pub(crate) closing: AtomicBool,
     pub(crate) actor: OnceLock<ActorRef<ManagerMsg>>,
@@ -41,7 +42,7 @@ impl ManagerShared {
             config,
             hub,
             cancel: CancelNode::root(),
-            scopes: Mutex::new(BTreeMap::new()),
+            scopes: Mutex::new(Scopes::default()),
             closing: AtomicBool::new(false),
             actor: OnceLock::new(),
             supervisor,
@@ -61,8 +62,7 @@ impl ManagerShared {
 
     /// Forgets a top-level scope whose actor exited.
     pub(crate) fn forget_scope(&self, actor: &ActorCell) {
-        let id = actor.get_id();
-        lock(&self.scopes).retain(|_, scope| scope.actor.get_id() != id);
+        lock(&self.scopes).remove_actor(actor.get_id());
     }
 
     /// Makes the shutdown outcome final, keeping the first one.
@@ -74,5 +74,41 @@ impl ManagerShared {
             *current = Some(outcome);
             true
         });
+    }
+}
+
+/// The live top-level scopes of a manager, by id (creation order) and by actor.
+#[derive(Default)]
+pub(crate) struct Scopes {
+    by_id: BTreeMap<ScopeId, ScopeRef>,
+    by_actor: HashMap<ActorId, ScopeId>,
+}
+
+impl Scopes {
+    pub(crate) fn insert(&mut self, scope: ScopeRef) {
+        self.by_actor.insert(scope.actor.get_id(), scope.id());
+        self.by_id.insert(scope.id(), scope);
+    }
+
+    pub(crate) fn remove(&mut self, id: ScopeId) {
+        if let Some(scope) = self.by_id.remove(&id) {
+            self.by_actor.remove(&scope.actor.get_id());
+        }
+    }
+
+    pub(crate) fn remove_actor(&mut self, actor: ActorId) {
+        if let Some(id) = self.by_actor.remove(&actor) {
+            self.by_id.remove(&id);
+        }
+    }
+
+    /// The most recently created live scope.
+    pub(crate) fn newest(&self) -> Option<ScopeRef> {
+        self.by_id.values().next_back().cloned()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_actor.clear();
     }
 }

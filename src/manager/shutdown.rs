@@ -37,7 +37,7 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
     // Stop the scopes one at a time, newest first.
     let mut timed_out = false;
     loop {
-        let newest: Option<ScopeRef> = lock(&shared.scopes).values().next_back().cloned();
+        let newest: Option<ScopeRef> = lock(&shared.scopes).newest();
         let Some(scope) = newest else {
             break;
         };
@@ -49,7 +49,7 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
             timed_out = true;
             break;
         }
-        lock(&shared.scopes).remove(&scope.id());
+        lock(&shared.scopes).remove(scope.id());
     }
     shared.cancel.cancel(CancelCause::ManagerShutdown);
 

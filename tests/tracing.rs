@@ -1,0 +1,92 @@
+//! Tracing: spans nest manager, scope and task, and levels follow the contract.
+//!
+//! This file holds one test so that it can install a global subscriber: tracing caches which
+//! callsites are enabled process-wide, which a thread-local subscriber in a shared test binary
+//! does not reliably override.
+
+use std::sync::{Arc, Mutex};
+
+use ractor_scope::{BoxError, Context, Manager, ManagerConfig, Task};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// Records events with the names and fields of the spans around them.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<(Level, String, Vec<String>)>>>);
+
+struct SpanFields(String);
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let mut fields = Fields(String::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut()
+                .insert(SpanFields(format!("{}{{{}}}", attrs.metadata().name(), fields.0)));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        let spans = ctx
+            .event_scope(event)
+            .map(|scope| {
+                scope
+                    .from_root()
+                    .map(|span| {
+                        span.extensions()
+                            .get::<SpanFields>()
+                            .map(|f| f.0.clone())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields.0, spans));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_error_logged_at_warn_inside_nested_spans() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let manager = Manager::start(ManagerConfig::new("traced")).await.unwrap();
+    let scope = manager.scope("traced-scope").await.unwrap();
+    scope
+        .spawn(Task::new("traced-task", |_ctx: Context| async {
+            Err::<(), BoxError>("boom".into())
+        }))
+        .unwrap();
+    let _ = scope.wait().await;
+    manager.shutdown().await.unwrap();
+
+    let events = capture.0.lock().unwrap().clone();
+    let (_, fields, spans) = events
+        .iter()
+        .find(|(level, fields, _)| *level == Level::WARN && fields.contains("scope failed"))
+        .unwrap_or_else(|| panic!("no warn event for the first error in {events:#?}"));
+    assert!(fields.contains("task.name=traced-task"), "{fields}");
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert!(spans[0].starts_with("manager{") && spans[0].contains("manager.name=traced"));
+    assert!(spans[1].starts_with("scope{") && spans[1].contains("scope.name=traced-scope"));
+    assert!(spans[2].starts_with("task{") && spans[2].contains("task.name=traced-task"));
+    assert!(events.iter().all(|(level, _, _)| *level != Level::ERROR));
+}
