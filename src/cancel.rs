@@ -232,9 +232,9 @@ mod tests {
 
     #[test]
     fn root_looks_through_parents() {
-        let cause = CancelCause::ParentCancelled(Box::new(CancelCause::ParentCancelled(
-            Box::new(CancelCause::ManagerShutdown),
-        )));
+        let cause = CancelCause::ParentCancelled(Box::new(CancelCause::ParentCancelled(Box::new(
+            CancelCause::ManagerShutdown,
+        ))));
         assert_eq!(cause.root(), &CancelCause::ManagerShutdown);
     }
 }

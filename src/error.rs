@@ -19,7 +19,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(setting: &'static str, value: impl std::fmt::Debug, fix: &'static str) -> Self {
+    pub(crate) fn new(
+        setting: &'static str,
+        value: impl std::fmt::Debug,
+        fix: &'static str,
+    ) -> Self {
         ConfigError {
             setting,
             value: format!("{value:?}"),

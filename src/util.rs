@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 /// Locks a mutex, ignoring poisoning. The library never panics while holding its own locks;
 /// a user's panic is caught before it can reach one, so a poisoned lock holds consistent data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Turns a panic payload into its message.

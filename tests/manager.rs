@@ -106,14 +106,23 @@ async fn shutdown_stops_scopes_newest_first() {
         vec!["released:third", "released:second", "released:first"]
     );
     for actor in &cells {
-        assert_eq!(actor.status(), ActorStatus::Stopped, "{:?} {}", actor.kind, actor.name);
+        assert_eq!(
+            actor.status(),
+            ActorStatus::Stopped,
+            "{:?} {}",
+            actor.kind,
+            actor.name
+        );
     }
     assert!(manager.live_actors().is_empty());
     for scope in scopes {
         assert!(scope.wait().await.unwrap_err().is_cancelled());
     }
     let error = manager.scope("too-late").await.unwrap_err();
-    assert!(matches!(error, ScopeError::ManagerStopped { .. }), "{error}");
+    assert!(
+        matches!(error, ScopeError::ManagerStopped { .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -289,7 +298,10 @@ async fn user_actor_stop_releases_linked_resources() {
     assert!(matches!(scope.wait().await, Err(ScopeError::Killed { .. })));
     let mut released = log.entries();
     released.sort();
-    assert_eq!(released, vec!["released:scope-level", "released:task-level"]);
+    assert_eq!(
+        released,
+        vec!["released:scope-level", "released:task-level"]
+    );
     assert!(live_below(&manager).is_empty());
     assert!(matches!(
         manager.shutdown().await,

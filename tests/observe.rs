@@ -55,7 +55,11 @@ async fn stats_balance_after_mixed_run() {
     let _ = second.wait().await;
 
     let third = manager.scope("mixed-3").await.unwrap();
-    third.spawn(Task::new("ok", |_ctx: Context| async { Ok::<(), BoxError>(()) })).unwrap();
+    third
+        .spawn(Task::new("ok", |_ctx: Context| async {
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
     third.wait().await.unwrap();
 
     let stats = manager.stats();
@@ -80,10 +84,13 @@ async fn stats_balance_while_running() {
     let scope = manager.scope("live").await.unwrap();
     for i in 0..50 {
         scope
-            .spawn(Task::new(format!("t{i}"), move |_ctx: Context| async move {
-                tokio::time::sleep(Duration::from_millis(i)).await;
-                Ok::<(), BoxError>(())
-            }))
+            .spawn(Task::new(
+                format!("t{i}"),
+                move |_ctx: Context| async move {
+                    tokio::time::sleep(Duration::from_millis(i)).await;
+                    Ok::<(), BoxError>(())
+                },
+            ))
             .unwrap();
     }
     let mut progress = scope.progress();
@@ -181,8 +188,14 @@ async fn tree_shows_live_actors_only() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("manager 'treed'"), "{text}");
     assert!(lines[1].contains("scope 'fetch'"), "{text}");
-    assert!(text.contains("task 'users'") && text.contains("running"), "{text}");
-    assert!(lines[2].starts_with("   ├─ task") || lines[2].starts_with("   └─ task"), "{text}");
+    assert!(
+        text.contains("task 'users'") && text.contains("running"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("   ├─ task") || lines[2].starts_with("   └─ task"),
+        "{text}"
+    );
 
     gate.notify_waiters();
     scope.wait().await.unwrap();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{fail, live_below, Log, Recorded};
 use ractor_scope::{
-    release_fn, ActorKind, BoxError, Context, Manager, ManagerConfig, ReleaseFailure,
-    ReportKind, ScopeError, ScopeOptions, Task, TaskError,
+    release_fn, ActorKind, BoxError, Context, Manager, ManagerConfig, ReleaseFailure, ReportKind,
+    ScopeError, ScopeOptions, Task, TaskError,
 };
 
 async fn manager() -> Manager {
@@ -98,7 +98,10 @@ async fn released_in_reverse_on_timeout() {
         )
         .unwrap();
     let error = scope.wait().await.unwrap_err();
-    assert!(matches!(error.task_error(), Some(TaskError::TimedOut { .. })));
+    assert!(matches!(
+        error.task_error(),
+        Some(TaskError::TimedOut { .. })
+    ));
     assert_eq!(released(&log), reverse_order());
     manager.shutdown().await.unwrap();
 }
@@ -284,7 +287,9 @@ async fn failed_release_becomes_error_of_successful_scope() {
         }))
         .unwrap();
     scope
-        .spawn(Task::new("fine", |_ctx: Context| async { Ok::<_, BoxError>(()) }))
+        .spawn(Task::new("fine", |_ctx: Context| async {
+            Ok::<_, BoxError>(())
+        }))
         .unwrap();
     let error = scope.wait().await.unwrap_err();
     match &error {
@@ -322,7 +327,9 @@ async fn hanging_release_is_cut_off() {
     assert!(start.elapsed() < Duration::from_secs(1));
     match error {
         ScopeError::ReleaseFailed { source, .. } => {
-            assert!(matches!(source.failure, ReleaseFailure::TimedOut(t) if t == Duration::from_millis(100)));
+            assert!(
+                matches!(source.failure, ReleaseFailure::TimedOut(t) if t == Duration::from_millis(100))
+            );
         }
         other => panic!("unexpected {other}"),
     }
@@ -345,7 +352,9 @@ async fn panicking_release_is_reported() {
     let error = scope.wait().await.unwrap_err();
     match error {
         ScopeError::ReleaseFailed { source, .. } => {
-            assert!(matches!(source.failure, ReleaseFailure::Panicked(ref m) if m.contains("release exploded")));
+            assert!(
+                matches!(source.failure, ReleaseFailure::Panicked(ref m) if m.contains("release exploded"))
+            );
         }
         other => panic!("unexpected {other}"),
     }

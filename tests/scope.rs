@@ -87,7 +87,9 @@ async fn simultaneous_failures_have_one_winner() {
         // Losers that failed before seeing the cancellation are failures, not the error.
         for handle in &handles {
             if let Err(TaskError::Cancelled { cause, .. }) = handle.result() {
-                assert!(matches!(cause, CancelCause::SiblingFailed { ref task, .. } if *task == winner));
+                assert!(
+                    matches!(cause, CancelCause::SiblingFailed { ref task, .. } if *task == winner)
+                );
             }
         }
     }
@@ -235,7 +237,10 @@ async fn cancel_reaches_descendants_not_parent() {
             // Cancel only the inner scope; the outer task carries on.
             inner.cancel();
             let result = inner.wait().await;
-            *seen.lock().unwrap() = victim.result().err().and_then(|e| e.cancel_cause().cloned());
+            *seen.lock().unwrap() = victim
+                .result()
+                .err()
+                .and_then(|e| e.cancel_cause().cloned());
             assert!(result.unwrap_err().is_cancelled());
             Ok::<_, BoxError>("outer survived")
         }))
@@ -408,11 +413,14 @@ async fn tasks_spawn_siblings_and_read_results() {
         .spawn(Task::new("parent", move |ctx: Context| async move {
             for i in 0..10 {
                 let counter = Arc::clone(&counter);
-                ctx.scope().spawn(Task::new(format!("child{i}"), move |_ctx: Context| async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, BoxError>(())
-                }))?;
+                ctx.scope().spawn(Task::new(
+                    format!("child{i}"),
+                    move |_ctx: Context| async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, BoxError>(())
+                    },
+                ))?;
             }
             Ok::<_, BoxError>(())
         }))

@@ -16,7 +16,10 @@ use tracing_subscriber::Layer;
 
 /// Records events with the names and fields of the spans around them.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(Level, String, Vec<String>)>>>);
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+/// An event's level, its fields, and the spans around it from the root.
+type Captured = (Level, String, Vec<String>);
 
 struct SpanFields(String);
 
@@ -33,8 +36,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         let mut fields = Fields(String::new());
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut()
-                .insert(SpanFields(format!("{}{{{}}}", attrs.metadata().name(), fields.0)));
+            span.extensions_mut().insert(SpanFields(format!(
+                "{}{{{}}}",
+                attrs.metadata().name(),
+                fields.0
+            )));
         }
     }
 

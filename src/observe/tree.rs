@@ -82,7 +82,13 @@ fn write_node(
     writeln!(f, " age {:.3?}", actor.age)?;
     if let Some(kids) = children.get(&Some(actor.id)) {
         for (index, child) in kids.iter().enumerate() {
-            write_node(f, child, children, &next_prefix, Some(index + 1 == kids.len()))?;
+            write_node(
+                f,
+                child,
+                children,
+                &next_prefix,
+                Some(index + 1 == kids.len()),
+            )?;
         }
     }
     Ok(())

@@ -143,7 +143,8 @@ impl Actor for ScopeActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match event {
-            SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
+            SupervisionEvent::ActorTerminated(cell, ..)
+            | SupervisionEvent::ActorFailed(cell, _) => {
                 // ractor sends this just before it marks the actor stopped.
                 if cell.get_status() != ActorStatus::Stopped {
                     state.stragglers.push(cell);
@@ -188,7 +189,8 @@ async fn maybe_finish(
     if state.finished {
         return Ok(());
     }
-    let asked = shared.waited.load(std::sync::atomic::Ordering::SeqCst) || shared.cancel.is_cancelled();
+    let asked =
+        shared.waited.load(std::sync::atomic::Ordering::SeqCst) || shared.cancel.is_cancelled();
     if !asked || !shared.try_close() {
         return Ok(());
     }
@@ -209,7 +211,9 @@ async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
     let result = shared.compute_result();
     match &result {
         Ok(()) => tracing::debug!(parent: &shared.span, "scope completed"),
-        Err(error) => tracing::debug!(parent: &shared.span, error = %error, "scope ended with an error"),
+        Err(error) => {
+            tracing::debug!(parent: &shared.span, error = %error, "scope ended with an error")
+        }
     }
     shared.set_result(result.clone());
     result

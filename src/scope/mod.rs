@@ -12,6 +12,6 @@ pub use error::ScopeError;
 pub use handle::Scope;
 pub use options::ScopeOptions;
 pub use progress::Progress;
-pub use shared::ScopeRef;
 pub(crate) use shared::ParentKind;
+pub use shared::ScopeRef;
 pub(crate) use start::{start, start_child, Seed, DEFAULT_RELEASE_TIMEOUT};

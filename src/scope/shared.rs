@@ -307,7 +307,10 @@ impl ScopeRef {
     /// resource registered below the scope has been released.
     pub(crate) async fn terminated(&self) {
         let _ = self.actor.get_cell().wait(None).await;
-        if matches!(self.shared.result(), None | Some(Err(ScopeError::Killed { .. }))) {
+        if matches!(
+            self.shared.result(),
+            None | Some(Err(ScopeError::Killed { .. }))
+        ) {
             // After a kill, ractor stops the task actors without waiting for them.
             let id = self.shared.id.as_u64();
             for task in live_actors().into_iter().filter(|a| a.parent == Some(id)) {

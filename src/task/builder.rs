@@ -9,6 +9,10 @@ use crate::{BoxError, Name, TaskId};
 
 type BodyFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
+/// A task body as the user wrote it, boxed.
+type TypedBody<T> =
+    Box<dyn FnOnce(Context) -> Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>> + Send>;
+
 /// A task body with its result type erased; it stores its value in the task's slot.
 pub(crate) type ErasedBody = Box<dyn FnOnce(Context) -> BodyFuture + Send>;
 
@@ -32,7 +36,7 @@ pub struct Task<T> {
     pub(crate) name: Name,
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: i32,
-    body: Box<dyn FnOnce(Context) -> Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>> + Send>,
+    body: TypedBody<T>,
 }
 
 impl<T> std::fmt::Debug for Task<T> {
@@ -59,9 +63,7 @@ impl<T: Send + Sync + 'static> Task<T> {
             name: name.into(),
             timeout: None,
             priority: 0,
-            body: Box::new(move |ctx| {
-                Box::pin(async move { body(ctx).await.map_err(Into::into) })
-            }),
+            body: Box::new(move |ctx| Box::pin(async move { body(ctx).await.map_err(Into::into) })),
         }
     }
 
