@@ -25,14 +25,14 @@ impl ractor::Message for ManagerMsg {}
 
 pub(crate) struct ManagerState {
     shared: Arc<ManagerShared>,
-    _guard: ManagerGuard,
+    guard: ManagerGuard,
 }
 
 /// Cancels everything when the manager's actor is killed from outside (for example its
 /// supervisor exited), since its `post_stop` does not run then.
 struct ManagerGuard {
     shared: Arc<ManagerShared>,
-    _registration: Registration,
+    registration: Registration,
 }
 
 impl Drop for ManagerGuard {
@@ -78,9 +78,9 @@ impl Actor for ManagerActor {
         tracing::info!(parent: &shared.hub.span, "manager started");
         Ok(ManagerState {
             shared: Arc::clone(&shared),
-            _guard: ManagerGuard {
+            guard: ManagerGuard {
                 shared,
-                _registration: registration,
+                registration,
             },
         })
     }
@@ -91,6 +91,7 @@ impl Actor for ManagerActor {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        state.guard.registration.remove();
         match message {
             ManagerMsg::Exit(Ok(())) => {
                 // Unlink first: ractor's default supervision handling would stop the user's
@@ -137,6 +138,7 @@ impl Actor for ManagerActor {
             let outcome = super::shutdown::stop_all(&state.shared).await;
             state.shared.set_outcome(outcome);
         }
+        state.guard.registration.remove();
         Ok(())
     }
 }

@@ -76,6 +76,15 @@ pub(crate) struct Registration {
     id: u64,
 }
 
+impl Registration {
+    /// Removes the actor now, when it has finished its work and is about to stop. ractor may
+    /// drop the actor's state (and with it this guard) later, inside a supervision event its
+    /// parent has not read yet.
+    pub(crate) fn remove(&self) {
+        LIVE.remove(&self.id);
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         LIVE.remove(&self.id);
@@ -113,8 +122,9 @@ impl LiveActor {
 
 /// Returns a snapshot of every live library actor in this process, in no particular order.
 ///
-/// An actor appears from the start of its `pre_start` until its state is dropped, which ractor
-/// does right after the actor stops. Use [`LiveActor::status`] for ractor's own view.
+/// An actor appears from the start of its `pre_start` until it has finished its work and is
+/// about to stop (or, when it is killed, until ractor drops its state). Use
+/// [`LiveActor::status`] for ractor's own view.
 pub fn live_actors() -> Vec<LiveActor> {
     live_actors_where(|_| true)
 }

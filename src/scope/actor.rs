@@ -32,7 +32,7 @@ pub(crate) struct ScopeActorState {
     /// Task actors that had announced their exit but were not yet marked stopped by ractor.
     stragglers: Vec<ActorCell>,
     finished: bool,
-    _guard: ScopeGuard,
+    guard: ScopeGuard,
 }
 
 /// Ends the scope on exit paths that skip `post_stop` (a kill, or the parent exiting): cancels
@@ -40,7 +40,7 @@ pub(crate) struct ScopeActorState {
 /// [`ScopeError::Killed`]. Does nothing when the scope finished normally.
 struct ScopeGuard {
     scope: ScopeRef,
-    _registration: Registration,
+    registration: Registration,
 }
 
 impl Drop for ScopeGuard {
@@ -92,9 +92,9 @@ impl Actor for ScopeActor {
             scope: scope.clone(),
             stragglers: Vec::new(),
             finished: false,
-            _guard: ScopeGuard {
+            guard: ScopeGuard {
                 scope,
-                _registration: registration,
+                registration,
             },
         })
     }
@@ -216,6 +216,7 @@ async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
         }
     }
     shared.set_result(result.clone());
+    state.guard.registration.remove();
     result
 }
 

@@ -46,7 +46,7 @@ struct TaskGuard {
     ctx: Context,
     slot: Arc<dyn TaskSlot>,
     started: Option<Instant>,
-    _registration: Registration,
+    registration: Registration,
 }
 
 impl Drop for TaskGuard {
@@ -131,7 +131,7 @@ impl Actor for TaskActor {
                 ctx,
                 slot: launch.slot,
                 started: None,
-                _registration: registration,
+                registration,
             },
         })
     }
@@ -253,5 +253,6 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
     if slot.finish(outcome) {
         scope.record_task_finished(TaskState::Running, state_after, ran_for);
     }
+    guard.registration.remove();
     failure
 }

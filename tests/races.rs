@@ -1,0 +1,150 @@
+//! Races on a multi-threaded runtime, in real time: failures at the same instant, kills racing
+//! cancellation, and shutdown racing new work. Each case is bounded so a hang fails the test.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Log, Recorded};
+use ractor_scope::{
+    ActorKind, BoxError, Context, Manager, ManagerConfig, ScopeError, Task, TaskState,
+};
+use tokio::sync::Barrier;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barrier_failures_have_one_winner() {
+    let manager = Manager::start(ManagerConfig::new("race")).await.unwrap();
+    for round in 0..100 {
+        let scope = manager.scope(format!("round-{round}")).await.unwrap();
+        let barrier = Arc::new(Barrier::new(8));
+        let mut handles = Vec::new();
+        for i in 0..8 {
+            let barrier = Arc::clone(&barrier);
+            handles.push(
+                scope
+                    .spawn(Task::new(format!("f{i}"), move |_ctx: Context| async move {
+                        barrier.wait().await;
+                        Err::<(), BoxError>("boom".into())
+                    }))
+                    .unwrap(),
+            );
+        }
+        let error = tokio::time::timeout(BOUND, scope.wait())
+            .await
+            .expect("scope finished")
+            .unwrap_err();
+        let winner = error.task_error().unwrap().task_id();
+        let winners = handles.iter().filter(|h| h.id() == winner).count();
+        assert_eq!(winners, 1);
+        assert!(handles.iter().all(|h| h.state().is_finished()));
+        assert_eq!(
+            handles
+                .iter()
+                .find(|h| h.id() == winner)
+                .map(|h| h.state()),
+            Some(TaskState::Failed)
+        );
+    }
+    let stats = manager.stats();
+    assert!(stats.tasks_balanced(), "{stats:?}");
+    assert_eq!(stats.tasks_added, 800);
+    assert_eq!(stats.error_reports_published, stats.tasks_failed);
+    tokio::time::timeout(BOUND, manager.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_racing_cancel_releases_once() {
+    let manager = Manager::start(ManagerConfig::new("kill-race")).await.unwrap();
+    for round in 0..50 {
+        let log = Log::default();
+        let scope = manager.scope(format!("kill-{round}")).await.unwrap();
+        let task_log = log.clone();
+        scope
+            .spawn(Task::new("holder", move |ctx: Context| async move {
+                for name in ["A", "B", "C"] {
+                    ctx.register(Recorded::new(name, &task_log))?;
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<(), BoxError>(())
+            }))
+            .unwrap();
+        // Wait until the task has registered its resources.
+        while manager.stats().resources_registered < 3 * (round + 1) {
+            tokio::task::yield_now().await;
+        }
+        let task = manager
+            .live_actors()
+            .into_iter()
+            .find(|a| a.kind == ActorKind::Task)
+            .unwrap();
+        // Cancel and kill at once: whichever path runs first releases, never both.
+        scope.cancel();
+        task.cell.kill();
+        let _ = tokio::time::timeout(BOUND, scope.wait()).await.unwrap();
+        let mut released = log.entries();
+        assert_eq!(released.len(), 3, "{released:?}");
+        released.sort();
+        assert_eq!(released, vec!["released:A", "released:B", "released:C"]);
+    }
+    let stats = manager.stats();
+    assert_eq!(stats.resources_released, 150);
+    tokio::time::timeout(BOUND, manager.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_racing_new_work_never_hangs() {
+    for _ in 0..50 {
+        let manager = Manager::start(ManagerConfig::new("busy")).await.unwrap();
+        let spawned = Arc::new(AtomicUsize::new(0));
+        let producer = {
+            let manager = manager.clone();
+            let spawned = Arc::clone(&spawned);
+            tokio::spawn(async move {
+                loop {
+                    let scope = match manager.scope("work").await {
+                        Ok(scope) => scope,
+                        Err(ScopeError::ManagerStopped { .. }) => return,
+                        Err(other) => panic!("unexpected {other}"),
+                    };
+                    for _ in 0..10 {
+                        match scope.spawn(Task::new("t", |_ctx: Context| async {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            Ok::<(), BoxError>(())
+                        })) {
+                            Ok(_) => {
+                                spawned.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(ScopeError::Closed { .. }) => break,
+                            Err(other) => panic!("unexpected {other}"),
+                        }
+                    }
+                    let _ = scope.wait().await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::timeout(BOUND, manager.shutdown())
+            .await
+            .expect("shutdown finished")
+            .unwrap();
+        tokio::time::timeout(BOUND, producer)
+            .await
+            .expect("producer stopped")
+            .unwrap();
+        let stats = manager.stats();
+        assert!(stats.tasks_balanced(), "{stats:?}");
+        assert_eq!(stats.tasks_added as usize, spawned.load(Ordering::SeqCst));
+        assert_eq!(stats.tasks_pending + stats.tasks_running, 0, "{stats:?}");
+        assert!(manager.live_actors().is_empty());
+    }
+}
