@@ -454,3 +454,68 @@ async fn join_returns_typed_result() {
     );
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_wait_future_cancels_scope() {
+    let manager = manager().await;
+    let scope = manager.scope("impatient").await.unwrap();
+    let task = scope.spawn(sleeper("slow", 60_000)).unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(10), scope.wait()).await;
+    assert!(waited.is_err(), "the wait timed out and was dropped");
+    let error = task.join().await.unwrap_err();
+    assert!(matches!(
+        error.cancel_cause(),
+        Some(CancelCause::HandleDropped { scope }) if scope.as_ref() == "impatient"
+    ));
+    manager.shutdown().await.unwrap();
+    assert!(live_below(&manager).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn effective_deadline_is_the_earlier() {
+    let manager = manager().await;
+    let scope = manager
+        .scope_with(ScopeOptions::new("bounded").deadline(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let short = scope
+        .spawn(
+            Task::new("short", |ctx: Context| async move { Ok::<_, BoxError>(ctx.deadline()) })
+                .timeout(Duration::from_secs(1)),
+        )
+        .unwrap();
+    let long = scope
+        .spawn(
+            Task::new("long", |ctx: Context| async move { Ok::<_, BoxError>(ctx.deadline()) })
+                .timeout(Duration::from_secs(60)),
+        )
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert_eq!(*short.result().unwrap(), Some(start + Duration::from_secs(1)));
+    assert_eq!(*long.result().unwrap(), Some(start + Duration::from_secs(10)));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_queued_behind_cancellation_never_runs() {
+    let manager = manager().await;
+    let scope = manager.scope("cancelled-early").await.unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ran);
+    let task = scope
+        .spawn(Task::new("never", move |_ctx: Context| async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    // Cancelled before the scope actor had a chance to start the task actor.
+    scope.cancel();
+    assert!(scope.wait().await.unwrap_err().is_cancelled());
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(task.state(), TaskState::Cancelled);
+    let stats = manager.stats();
+    assert_eq!(stats.tasks_cancelled, 1);
+    assert!(stats.task_execution_time.is_zero());
+    manager.shutdown().await.unwrap();
+}

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
@@ -34,7 +35,8 @@ pub(crate) struct TaskArgs {
 
 pub(crate) struct TaskActorState {
     body: Option<super::builder::ErasedBody>,
-    timeout: Option<std::time::Duration>,
+    timeout: Option<Duration>,
+    start_at: Instant,
     span: tracing::Span,
     guard: TaskGuard,
 }
@@ -115,17 +117,25 @@ impl Actor for TaskActor {
             Arc::clone(&shared.hub),
             shared.release_timeout,
         );
+        // The effective deadline is the earlier of the task's own timeout and its scope's.
+        let start_at = Instant::now();
+        let own_deadline = launch.timeout.map(|timeout| start_at + timeout);
+        let deadline = match (own_deadline, shared.deadline) {
+            (Some(own), Some(scope)) => Some(own.min(scope)),
+            (own, scope) => own.or(scope),
+        };
         let ctx = Context::new(
             launch.name.clone(),
             launch.id,
             scope.clone(),
-            shared.deadline,
+            deadline,
             resources,
             myself.get_cell(),
         );
         Ok(TaskActorState {
             body: Some(launch.body),
             timeout: launch.timeout,
+            start_at,
             span,
             guard: TaskGuard {
                 ctx,
@@ -176,8 +186,25 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
     let task = slot.name().clone();
     let task_id = slot.id();
 
-    // Start the task's own clock and move it to running.
-    let started = Instant::now();
+    // A task whose scope was cancelled before it started never runs.
+    if let Some(cause) = ctx.cancel_cause() {
+        ctx.resources().drain().await;
+        let error = TaskError::Cancelled {
+            task,
+            task_id,
+            cause,
+        };
+        tracing::debug!(cause = %error, "task cancelled before it started");
+        if slot.finish(Err(error)) {
+            scope.record_task_finished(TaskState::Pending, TaskState::Cancelled, Duration::ZERO);
+        }
+        guard.registration.remove();
+        return None;
+    }
+
+    // The task's clock started when its context was made, so that the timer below and
+    // `Context::deadline` agree.
+    let started = state.start_at;
     guard.started = Some(started);
     slot.set_running();
     scope.record_task_started();
@@ -188,33 +215,29 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
         let body = state.body.take().expect("task body is taken only once");
         let cancel = Arc::clone(ctx.cancel_node());
         let timeout = state.timeout;
-        if cancel.is_cancelled() {
-            Err(None)
-        } else {
-            let deadline = timeout.map(|t| started + t);
-            let body = CatchUnwind::new(body(ctx.clone()));
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => Err(None),
-                result = body => match result {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(error)) => Err(Some(TaskError::Failed {
-                        task: task.clone(),
-                        task_id,
-                        source: Arc::from(error),
-                    })),
-                    Err(message) => Err(Some(TaskError::Panicked {
-                        task: task.clone(),
-                        task_id,
-                        message,
-                    })),
-                },
-                () = crate::util::sleep_until_opt(deadline) => Err(Some(TaskError::TimedOut {
+        let deadline = timeout.map(|t| started + t);
+        let body = CatchUnwind::new(body(ctx.clone()));
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(None),
+            result = body => match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(Some(TaskError::Failed {
                     task: task.clone(),
                     task_id,
-                    timeout: timeout.unwrap_or_default(),
+                    source: Arc::from(error),
                 })),
-            }
+                Err(message) => Err(Some(TaskError::Panicked {
+                    task: task.clone(),
+                    task_id,
+                    message,
+                })),
+            },
+            () = crate::util::sleep_until_opt(deadline) => Err(Some(TaskError::TimedOut {
+                task: task.clone(),
+                task_id,
+                timeout: timeout.unwrap_or_default(),
+            })),
         }
     };
     let ran_for = started.elapsed();
