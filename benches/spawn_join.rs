@@ -92,7 +92,9 @@ async fn scope(manager: &Manager, count: usize) {
     let scope = manager.scope("bench").await.expect("scope opens");
     for _ in 0..count {
         scope
-            .spawn(Task::new("noop", |_ctx: Context| async { Ok::<(), BoxError>(()) }))
+            .spawn(Task::new("noop", |_ctx: Context| async {
+                Ok::<(), BoxError>(())
+            }))
             .expect("task spawns");
     }
     scope.wait().await.expect("scope succeeds");

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-/// Locks a mutex, ignoring poisoning. The library never panics while holding its own locks;
-/// a user's panic is caught before it can reach one, so a poisoned lock holds consistent data.
+/// Locks a mutex, ignoring poisoning. The library's code does not panic while it holds one of
+/// its locks, and a user's panic is caught before it reaches one, so the data stays consistent.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -52,9 +52,9 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// Spawns `future` on the current tokio runtime, if there is one. Used from `Drop`, where
-/// there may be no runtime (for example while it shuts down); the work is then skipped, which
-/// is one of the documented exceptions to "every resource is released".
+/// Spawns `future` on the current tokio runtime, if there is one. `Drop` code uses it, and may
+/// run with no runtime (for example while the runtime shuts down). The work is then skipped,
+/// which is one of the documented exceptions to "every resource is released".
 pub(crate) fn spawn_detached<F>(future: F)
 where
     F: Future<Output = ()> + Send + 'static,

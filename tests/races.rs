@@ -26,10 +26,13 @@ async fn barrier_failures_have_one_winner() {
             let barrier = Arc::clone(&barrier);
             handles.push(
                 scope
-                    .spawn(Task::new(format!("f{i}"), move |_ctx: Context| async move {
-                        barrier.wait().await;
-                        Err::<(), BoxError>("boom".into())
-                    }))
+                    .spawn(Task::new(
+                        format!("f{i}"),
+                        move |_ctx: Context| async move {
+                            barrier.wait().await;
+                            Err::<(), BoxError>("boom".into())
+                        },
+                    ))
                     .unwrap(),
             );
         }
@@ -42,10 +45,7 @@ async fn barrier_failures_have_one_winner() {
         assert_eq!(winners, 1);
         assert!(handles.iter().all(|h| h.state().is_finished()));
         assert_eq!(
-            handles
-                .iter()
-                .find(|h| h.id() == winner)
-                .map(|h| h.state()),
+            handles.iter().find(|h| h.id() == winner).map(|h| h.state()),
             Some(TaskState::Failed)
         );
     }
@@ -61,7 +61,9 @@ async fn barrier_failures_have_one_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_racing_cancel_releases_once() {
-    let manager = Manager::start(ManagerConfig::new("kill-race")).await.unwrap();
+    let manager = Manager::start(ManagerConfig::new("kill-race"))
+        .await
+        .unwrap();
     for round in 0..50 {
         let log = Log::default();
         let scope = manager.scope(format!("kill-{round}")).await.unwrap();

@@ -16,7 +16,7 @@ async fn manager() -> Manager {
         .unwrap()
 }
 
-/// A task that registers A, B and C with itself, then runs `then`.
+/// Builds a task that registers A, B and C with itself, then runs `then`.
 fn holder<F, Fut>(log: &Log, then: F) -> Task<()>
 where
     F: FnOnce(Context) -> Fut + Send + 'static,

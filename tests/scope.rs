@@ -104,7 +104,7 @@ async fn failure_after_cancellation_is_a_cancellation() {
     let manager = manager().await;
     for _ in 0..20 {
         let scope = manager.scope("late").await.unwrap();
-        // Fails as soon as it sees its cancellation, which the first failure requested.
+        // Fails as soon as it observes its cancellation, which the first failure requested.
         let late = scope
             .spawn(Task::new("late", |ctx: Context| async move {
                 let cancelled = ctx.cancelled();
@@ -323,7 +323,7 @@ async fn nested_failure_reaches_parent_through_its_task() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn open_child_scope_is_closed_when_its_task_ends() {
+async fn open_child_scope_closed_with_task() {
     let manager = manager().await;
     let outer = manager.scope("outer").await.unwrap();
     let leaked: Arc<std::sync::Mutex<Option<ractor_scope::TaskHandle<&'static str>>>> =
@@ -363,7 +363,7 @@ async fn deadline_cancels_with_cause_and_composes() {
     let start = tokio::time::Instant::now();
     outer
         .spawn(Task::new("opener", move |ctx: Context| async move {
-            // The inner scope asks for more time than the outer one has.
+            // The inner scope requests more time than the outer one has left.
             let inner = ctx
                 .open_scope_with(ScopeOptions::new("inner").deadline(Duration::from_secs(60)))
                 .await?;
@@ -481,19 +481,29 @@ async fn effective_deadline_is_the_earlier() {
     let start = tokio::time::Instant::now();
     let short = scope
         .spawn(
-            Task::new("short", |ctx: Context| async move { Ok::<_, BoxError>(ctx.deadline()) })
-                .timeout(Duration::from_secs(1)),
+            Task::new("short", |ctx: Context| async move {
+                Ok::<_, BoxError>(ctx.deadline())
+            })
+            .timeout(Duration::from_secs(1)),
         )
         .unwrap();
     let long = scope
         .spawn(
-            Task::new("long", |ctx: Context| async move { Ok::<_, BoxError>(ctx.deadline()) })
-                .timeout(Duration::from_secs(60)),
+            Task::new("long", |ctx: Context| async move {
+                Ok::<_, BoxError>(ctx.deadline())
+            })
+            .timeout(Duration::from_secs(60)),
         )
         .unwrap();
     scope.wait().await.unwrap();
-    assert_eq!(*short.result().unwrap(), Some(start + Duration::from_secs(1)));
-    assert_eq!(*long.result().unwrap(), Some(start + Duration::from_secs(10)));
+    assert_eq!(
+        *short.result().unwrap(),
+        Some(start + Duration::from_secs(1))
+    );
+    assert_eq!(
+        *long.result().unwrap(),
+        Some(start + Duration::from_secs(10))
+    );
     manager.shutdown().await.unwrap();
 }
 

@@ -1,8 +1,8 @@
 //! Tracing: spans nest manager, scope and task, and levels follow the contract.
 //!
-//! This file holds one test so that it can install a global subscriber: tracing caches which
-//! callsites are enabled process-wide, which a thread-local subscriber in a shared test binary
-//! does not reliably override.
+//! This file contains one test so that it can install a global subscriber. tracing caches which
+//! callsites are enabled process-wide, and a thread-local subscriber in a shared test binary
+//! does not reliably override that cache.
 
 use std::sync::{Arc, Mutex};
 
@@ -91,8 +91,11 @@ async fn first_error_logged_at_warn_inside_nested_spans() {
         .unwrap_or_else(|| panic!("no warn event for the first error in {events:#?}"));
     assert!(fields.contains("task.name=traced-task"), "{fields}");
     assert_eq!(spans.len(), 3, "{spans:?}");
-    assert!(spans[0].starts_with("manager{") && spans[0].contains("manager.name=traced"));
-    assert!(spans[1].starts_with("scope{") && spans[1].contains("scope.name=traced-scope"));
-    assert!(spans[2].starts_with("task{") && spans[2].contains("task.name=traced-task"));
+    assert!(spans[0].starts_with("manager{"), "{spans:?}");
+    assert!(spans[0].contains("manager.name=traced"), "{spans:?}");
+    assert!(spans[1].starts_with("scope{"), "{spans:?}");
+    assert!(spans[1].contains("scope.name=traced-scope"), "{spans:?}");
+    assert!(spans[2].starts_with("task{"), "{spans:?}");
+    assert!(spans[2].contains("task.name=traced-task"), "{spans:?}");
     assert!(events.iter().all(|(level, _, _)| *level != Level::ERROR));
 }

@@ -11,7 +11,7 @@ use crate::{CancelCause, ScopeError};
 /// The root actor of a manager's tree. Its children are the top-level scope actors.
 ///
 /// Shutdown itself runs in a tokio task (see `shutdown.rs`), so that it goes on when the
-/// caller drops the `shutdown` future; it ends by telling this actor to exit.
+/// caller drops the `shutdown` future. It ends by sending this actor `ManagerMsg::Exit`.
 pub(crate) struct ManagerActor;
 
 pub(crate) enum ManagerMsg {

@@ -8,9 +8,9 @@ use crate::CancelCause;
 
 /// The actor of one scope. Its children are the scope's task actors.
 ///
-/// It starts task actors, counts them out through supervision events, and finishes the scope
-/// once the owner waits (or the scope is cancelled) and no task is left: it waits for the last
-/// task actors to stop, releases the scope's resources in reverse order, makes the result
+/// It starts task actors and counts them out through supervision events. Once the owner waits
+/// (or the scope is cancelled) and no task is left, it finishes the scope. It waits for the
+/// last task actors to stop, releases the scope's resources in reverse order, makes the result
 /// final and stops. Failures are claimed and siblings cancelled by the failing task itself
 /// (one atomic claim on the shared error slot), so fail-fast does not wait for this mailbox.
 pub(crate) struct ScopeActor;
@@ -191,7 +191,7 @@ async fn maybe_finish(
     }
     let asked =
         shared.waited.load(std::sync::atomic::Ordering::SeqCst) || shared.cancel.is_cancelled();
-    if !asked || !shared.try_close() {
+    if !requested || !shared.try_close() {
         return Ok(());
     }
     state.finished = true;
@@ -220,9 +220,9 @@ async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
     result
 }
 
-/// Stops the actor. A failure exits with an error so that the parent receives `ActorFailed`; a
-/// clean finish under a user's actor unlinks first, so that ractor's default supervision
-/// handling does not stop that actor.
+/// Stops the actor. A failure exits with an error, so the parent receives `ActorFailed`. A clean
+/// finish under a user's actor unlinks first, because ractor's default supervision handling
+/// would stop that actor.
 fn exit(
     myself: &ActorRef<ScopeMsg>,
     scope: &ScopeRef,
@@ -240,8 +240,8 @@ fn exit(
     }
 }
 
-/// Cancels the scope when its own deadline passes, and tells the actor when the scope is
-/// cancelled for any reason, so that it can finish without waiting for `wait`.
+/// Cancels the scope when its own deadline passes. When the scope is cancelled for any reason,
+/// it sends the actor `ScopeMsg::Cancelled`, so the scope can finish without waiting for `wait`.
 fn spawn_watcher(scope: ScopeRef) {
     tokio::spawn(async move {
         let shared = &scope.shared;

@@ -154,7 +154,7 @@ impl Actor for TaskActor {
         let span = state.span.clone();
         let failed = run(state).instrument(span).await;
         match failed {
-            // Failures reach the scope as a supervision event (`ActorFailed`); the outcome is
+            // Failures reach the scope as a supervision event (`ActorFailed`). The outcome is
             // already final in the task's slot, so the scope reads nothing from the error.
             Some(error) => Err(Box::new(error)),
             None => {

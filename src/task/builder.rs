@@ -116,7 +116,8 @@ impl<T: Send + Sync + 'static> Task<T> {
     }
 }
 
-/// What a scope needs to run a task, with the result type erased.
+/// A task as the scope runs it: its name, options, result slot and body, with the result type
+/// erased.
 pub(crate) struct TaskLaunch {
     pub(crate) id: TaskId,
     pub(crate) name: Name,
