@@ -189,7 +189,7 @@ async fn maybe_finish(
     if state.finished {
         return Ok(());
     }
-    let asked =
+    let requested =
         shared.waited.load(std::sync::atomic::Ordering::SeqCst) || shared.cancel.is_cancelled();
     if !requested || !shared.try_close() {
         return Ok(());
