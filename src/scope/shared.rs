@@ -351,9 +351,19 @@ impl ScopeRef {
         self.shared.leave();
     }
 
+    /// Updates the progress value, waking watchers only when there are any: a wake-up takes
+    /// several locks inside `watch`, and most scopes are never watched.
+    fn update_progress(&self, change: impl FnOnce(&mut Progress)) {
+        let watched = self.shared.progress.receiver_count() > 0;
+        self.shared.progress.send_if_modified(|progress| {
+            change(progress);
+            watched
+        });
+    }
+
     pub(crate) fn record_task_added(&self) {
         self.shared.hub.stats.task_added();
-        self.shared.progress.send_modify(|p| {
+        self.update_progress(|p| {
             p.added += 1;
             p.pending += 1;
         });
@@ -361,7 +371,7 @@ impl ScopeRef {
 
     pub(crate) fn record_task_started(&self) {
         self.shared.hub.stats.task_started();
-        self.shared.progress.send_modify(|p| {
+        self.update_progress(|p| {
             p.pending -= 1;
             p.running += 1;
         });
@@ -369,7 +379,7 @@ impl ScopeRef {
 
     pub(crate) fn record_task_finished(&self, from: TaskState, to: TaskState, ran_for: Duration) {
         self.shared.hub.stats.task_finished(from, to, ran_for);
-        self.shared.progress.send_modify(|p| {
+        self.update_progress(|p| {
             match from {
                 TaskState::Running => p.running -= 1,
                 _ => p.pending -= 1,
