@@ -109,8 +109,9 @@ async fn join_set(count: usize) {
 }
 
 fn spawn_join(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the measure is the work each variant does, without the run-to-run noise of
+    // work stealing between two threads on a two-core machine.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime builds");
