@@ -16,8 +16,8 @@ use crate::CancelCause;
 pub(crate) struct ScopeActor;
 
 pub(crate) enum ScopeMsg {
-    /// Start a task actor.
-    Spawn(TaskLaunch),
+    /// Start the task actors of every queued task.
+    StartQueued,
     /// The owner is waiting: finish once no task is left.
     Wait,
     /// The scope was cancelled: finish once no task is left.
@@ -53,6 +53,7 @@ impl Drop for ScopeGuard {
         self.scope.cancel_with(CancelCause::ActorStopped {
             scope: shared.name.clone(),
         });
+        self.scope.cancel_queued();
         shared.resources.drain_in_background();
         tracing::warn!(scope.name = %shared.name, scope.id = %shared.id, "scope killed");
         shared.set_result(Err(ScopeError::Killed {
@@ -106,22 +107,19 @@ impl Actor for ScopeActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ScopeMsg::Spawn(launch) => {
-                let slot = std::sync::Arc::clone(&launch.slot);
-                let args = TaskArgs {
-                    launch,
-                    scope: state.scope.clone(),
-                };
-                if let Err(error) =
-                    Actor::spawn_linked(None, TaskActor, args, myself.get_cell()).await
-                {
-                    tracing::error!(
-                        scope.id = %state.scope.shared.id,
-                        task.name = %slot.name(),
-                        error = %error,
-                        "task actor failed to start"
-                    );
-                    state.scope.finish_unstarted(slot.as_ref());
+            ScopeMsg::StartQueued => {
+                for _ in 0..START_BATCH {
+                    let Some(launch) = state.scope.shared.dequeue() else {
+                        break;
+                    };
+                    start_task(&myself, &state.scope, launch).await;
+                }
+                // Leave the rest for a later message and let the started tasks run first.
+                // Starting thousands of actors before any runs makes each start slower, and
+                // the supervision events of tasks that ended are read in between.
+                if state.scope.shared.has_queued() {
+                    let _ = myself.cast(ScopeMsg::StartQueued);
+                    tokio::task::yield_now().await;
                 }
             }
             ScopeMsg::Wait => {
@@ -170,6 +168,7 @@ impl Actor for ScopeActor {
         state.scope.cancel_with(CancelCause::ActorStopped {
             scope: shared.name.clone(),
         });
+        state.scope.cancel_queued();
         for child in myself.get_children() {
             let _ = child.wait(None).await;
         }
@@ -177,6 +176,27 @@ impl Actor for ScopeActor {
         // The result is kept in the shared state for `wait`; the actor exits cleanly.
         let _result = finish(state).await;
         Ok(())
+    }
+}
+
+/// How many queued tasks one `StartQueued` message starts.
+const START_BATCH: usize = 32;
+
+/// Starts the actor of one task, linked under the scope's actor.
+async fn start_task(myself: &ActorRef<ScopeMsg>, scope: &ScopeRef, launch: TaskLaunch) {
+    let slot = std::sync::Arc::clone(&launch.slot);
+    let args = TaskArgs {
+        launch,
+        scope: scope.clone(),
+    };
+    if let Err(error) = Actor::spawn_linked(None, TaskActor, args, myself.get_cell()).await {
+        tracing::error!(
+            scope.id = %scope.shared.id,
+            task.name = %slot.name(),
+            error = %error,
+            "task actor failed to start"
+        );
+        scope.finish_unstarted(slot.as_ref());
     }
 }
 

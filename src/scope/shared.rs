@@ -1,5 +1,6 @@
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef};
@@ -12,6 +13,8 @@ use super::{Progress, ScopeError};
 use crate::cancel::CancelNode;
 use crate::observe::{live_actors, Hub};
 use crate::resource::{ReleaseGroup, ReleaseStack};
+use crate::task::TaskLaunch;
+use crate::util::lock;
 use crate::{
     CancelCause, ConfigError, Name, Resource, ScopeId, Task, TaskError, TaskHandle, TaskState,
 };
@@ -52,6 +55,8 @@ pub(crate) struct ScopeShared {
     pub(crate) waited: AtomicBool,
     first_error: OnceLock<TaskError>,
     gate: AtomicU64,
+    /// Tasks accepted by `spawn` and not yet started by the actor.
+    queue: Mutex<VecDeque<TaskLaunch>>,
     result: OnceLock<Result<(), ScopeError>>,
     progress: watch::Sender<Progress>,
 }
@@ -89,6 +94,7 @@ impl ScopeShared {
             waited: AtomicBool::new(false),
             first_error: OnceLock::new(),
             gate: AtomicU64::new(0),
+            queue: Mutex::new(VecDeque::new()),
             result: OnceLock::new(),
             progress: watch::Sender::new(Progress::default()),
         }
@@ -118,6 +124,23 @@ impl ScopeShared {
     /// Closes the gate whatever is unfinished, for exit paths that cannot wait.
     pub(crate) fn force_close(&self) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
+    }
+
+    /// Queues a task for the actor to start. Returns whether the queue was empty, in which
+    /// case the actor must be told; otherwise a message is already on its way.
+    fn enqueue(&self, launch: TaskLaunch) -> bool {
+        let mut queue = lock(&self.queue);
+        queue.push_back(launch);
+        queue.len() == 1
+    }
+
+    pub(crate) fn has_queued(&self) -> bool {
+        !lock(&self.queue).is_empty()
+    }
+
+    /// Takes the next queued task.
+    pub(crate) fn dequeue(&self) -> Option<TaskLaunch> {
+        lock(&self.queue).pop_front()
     }
 
     /// The scope's result, from its first error, its cancellation and its releases.
@@ -222,12 +245,13 @@ impl ScopeRef {
             return Err(self.closed_error());
         }
         let (handle, launch) = task.into_launch(self.shared.id);
-        let slot = Arc::clone(&launch.slot);
         self.record_task_added();
 
-        if self.actor.cast(ScopeMsg::Spawn(launch)).is_err() {
-            // The scope actor is gone (killed): the task never runs.
-            self.finish_unstarted(slot.as_ref());
+        // One message starts every task queued until the actor reads it, so a burst of spawns
+        // costs one trip through the actor's mailbox.
+        if self.shared.enqueue(launch) && self.actor.cast(ScopeMsg::StartQueued).is_err() {
+            // The scope actor is gone (killed): the queued tasks never run.
+            self.cancel_queued();
             return Err(self.closed_error());
         }
         Ok(handle)
@@ -328,6 +352,13 @@ impl ScopeRef {
                 scope: self.shared.name.clone(),
                 scope_id: self.shared.id,
             }),
+        }
+    }
+
+    /// Finishes every queued task as cancelled, for when the actor is gone.
+    pub(crate) fn cancel_queued(&self) {
+        while let Some(launch) = self.shared.dequeue() {
+            self.finish_unstarted(launch.slot.as_ref());
         }
     }
 
