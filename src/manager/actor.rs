@@ -73,6 +73,7 @@ impl Actor for ManagerActor {
             shared.id.as_u64(),
             myself.get_cell(),
             None,
+            tokio::time::Instant::now(),
         );
         let _ = shared.actor.set(myself);
         tracing::info!(parent: &shared.hub.span, "manager started");

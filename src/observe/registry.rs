@@ -1,10 +1,11 @@
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 
 use dashmap::DashMap;
 use ractor::{ActorCell, ActorStatus};
 use tokio::time::Instant;
 
+use crate::task::TaskSlot;
 use crate::{Name, TaskState};
 
 /// Kind of a library actor.
@@ -30,7 +31,7 @@ impl std::fmt::Display for ActorKind {
 }
 
 /// A live entry, owned by the registry.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Entry {
     kind: ActorKind,
     name: Name,
@@ -38,12 +39,37 @@ pub(crate) struct Entry {
     root: u64,
     cell: ActorCell,
     started: Instant,
-    task_state: Option<Arc<AtomicU8>>,
+    task: Option<Arc<dyn TaskSlot>>,
 }
 
 /// Every manager, scope and task actor of the library that is alive, keyed by the library's id.
 /// ractor itself cannot list actors.
-static LIVE: LazyLock<DashMap<u64, Entry>> = LazyLock::new(DashMap::new);
+static LIVE: LazyLock<DashMap<u64, Entry, IdHash>> =
+    LazyLock::new(|| DashMap::with_hasher(IdHash::default()));
+
+/// Hashes the library's ids, which are unique sequential numbers chosen by the library, not
+/// by users, so they need no protection against collision attacks.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // Fibonacci hashing spreads sequential ids over DashMap's shards and buckets.
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Registers an actor and returns a guard that removes it when dropped.
 pub(crate) fn register(
@@ -53,7 +79,8 @@ pub(crate) fn register(
     parent: Option<u64>,
     root: u64,
     cell: ActorCell,
-    task_state: Option<Arc<AtomicU8>>,
+    task: Option<Arc<dyn TaskSlot>>,
+    started: Instant,
 ) -> Registration {
     LIVE.insert(
         id,
@@ -63,17 +90,21 @@ pub(crate) fn register(
             parent,
             root,
             cell,
-            started: Instant::now(),
-            task_state,
+            started,
+            task,
         },
     );
-    Registration { id }
+    Registration {
+        id,
+        removed: std::sync::atomic::AtomicBool::new(false),
+    }
 }
 
 /// Removes its actor from the registry when dropped, on every exit path of the actor.
 #[derive(Debug)]
 pub(crate) struct Registration {
     id: u64,
+    removed: std::sync::atomic::AtomicBool,
 }
 
 impl Registration {
@@ -81,13 +112,15 @@ impl Registration {
     /// drop the actor's state (and with it this guard) later, inside a supervision event its
     /// parent has not read yet.
     pub(crate) fn remove(&self) {
-        LIVE.remove(&self.id);
+        if !self.removed.swap(true, Ordering::SeqCst) {
+            LIVE.remove(&self.id);
+        }
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        LIVE.remove(&self.id);
+        self.remove();
     }
 }
 
@@ -141,10 +174,7 @@ pub(crate) fn live_actors_where(filter: impl Fn(&LiveActor) -> bool) -> Vec<Live
                 parent: entry.parent,
                 root: entry.root,
                 age: now.saturating_duration_since(entry.started),
-                task_state: entry
-                    .task_state
-                    .as_ref()
-                    .map(|state| TaskState::from_u8(state.load(Ordering::SeqCst))),
+                task_state: entry.task.as_ref().map(|task| task.state()),
                 cell: entry.cell.clone(),
             }
         })

@@ -158,10 +158,7 @@ impl ReleaseStack {
     /// owner's actor is killed) never abandons a release midway; resources not yet started stay
     /// on the stack for the next drain.
     pub(crate) async fn drain(self: &Arc<Self>) {
-        {
-            let _entries = lock(&self.entries);
-            self.closed.store(true, Ordering::SeqCst);
-        }
+        self.close();
         loop {
             // Pop before releasing, so a concurrent drain never releases the same entry.
             let next = lock(&self.entries).pop();
@@ -172,6 +169,12 @@ impl ReleaseStack {
                 let _ = release.await;
             }
         }
+    }
+
+    /// Closes the stack: resources pushed from now on are released at once.
+    pub(crate) fn close(&self) {
+        let _entries = lock(&self.entries);
+        self.closed.store(true, Ordering::SeqCst);
     }
 
     /// Starts draining in a background task, for exit paths that cannot await (a `Drop`).

@@ -81,6 +81,7 @@ impl Actor for ScopeActor {
             shared.hub.root_id,
             myself.get_cell(),
             None,
+            tokio::time::Instant::now(),
         );
         shared.hub.stats.scope_created();
         let scope = ScopeRef {
@@ -112,7 +113,9 @@ impl Actor for ScopeActor {
                     let Some(launch) = state.scope.shared.dequeue() else {
                         break;
                     };
-                    start_task(&myself, &state.scope, launch).await;
+                    // Boxed so that ractor's actor future, which holds the largest future of
+                    // any handler, stays small.
+                    Box::pin(start_task(&myself, &state.scope, launch)).await;
                 }
                 // Leave the rest for a later message and let the started tasks run first.
                 // Starting thousands of actors before any runs makes each start slower, and
@@ -174,7 +177,7 @@ impl Actor for ScopeActor {
         }
         state.finished = true;
         // The result is kept in the shared state for `wait`; the actor exits cleanly.
-        let _result = finish(state).await;
+        let _result = Box::pin(finish(state)).await;
         Ok(())
     }
 }
@@ -215,7 +218,7 @@ async fn maybe_finish(
         return Ok(());
     }
     state.finished = true;
-    let result = finish(state).await;
+    let result = Box::pin(finish(state)).await;
     exit(myself, &state.scope, result)
 }
 

@@ -7,7 +7,6 @@ use tracing::Instrument;
 
 use super::{Context, TaskError, TaskLaunch, TaskSlot, TaskState};
 use crate::observe::{register, ActorKind, Registration};
-use crate::resource::{Owner, ReleaseStack};
 use crate::scope::ScopeRef;
 use crate::util::CatchUnwind;
 use crate::CancelCause;
@@ -53,6 +52,9 @@ struct TaskGuard {
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
+        if self.slot.is_finished() {
+            return;
+        }
         let scope = self.ctx.scope();
         let cause = self
             .ctx
@@ -60,11 +62,7 @@ impl Drop for TaskGuard {
             .unwrap_or_else(|| CancelCause::ActorStopped {
                 scope: scope.name().clone(),
             });
-        let from = TaskState::from_u8(
-            self.slot
-                .state_cell()
-                .load(std::sync::atomic::Ordering::SeqCst),
-        );
+        let from = self.slot.state();
         let error = TaskError::Cancelled {
             task: self.slot.name().clone(),
             task_id: self.slot.id(),
@@ -75,7 +73,9 @@ impl Drop for TaskGuard {
             scope.record_task_finished(from, TaskState::Cancelled, ran_for);
         }
         self.ctx.cancel_children();
-        self.ctx.resources().drain_in_background();
+        if let Some(stack) = self.ctx.close_resources() {
+            stack.drain_in_background();
+        }
     }
 }
 
@@ -98,6 +98,7 @@ impl Actor for TaskActor {
             task.id = %launch.id,
             scope.id = %shared.id,
         );
+        let start_at = Instant::now();
         let registration = register(
             launch.id.as_u64(),
             ActorKind::Task,
@@ -105,20 +106,10 @@ impl Actor for TaskActor {
             Some(shared.id.as_u64()),
             shared.hub.root_id,
             myself.get_cell(),
-            Some(Arc::clone(launch.slot.state_cell())),
-        );
-        let resources = ReleaseStack::new(
-            Owner {
-                scope: shared.name.clone(),
-                scope_id: shared.id,
-                task: Some((launch.name.clone(), launch.id)),
-            },
-            Arc::clone(&shared.group),
-            Arc::clone(&shared.hub),
-            shared.release_timeout,
+            Some(Arc::clone(&launch.slot)),
+            start_at,
         );
         // The effective deadline is the earlier of the task's own timeout and its scope's.
-        let start_at = Instant::now();
         let own_deadline = launch.timeout.map(|timeout| start_at + timeout);
         let deadline = match (own_deadline, shared.deadline) {
             (Some(own), Some(scope)) => Some(own.min(scope)),
@@ -129,7 +120,6 @@ impl Actor for TaskActor {
             launch.id,
             scope.clone(),
             deadline,
-            resources,
             myself.get_cell(),
         );
         Ok(TaskActorState {
@@ -152,7 +142,8 @@ impl Actor for TaskActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let span = state.span.clone();
-        let failed = run(state).instrument(span).await;
+        // Boxed so that ractor's actor future, which it boxes and tokio moves, stays small.
+        let failed = Box::pin(run(state).instrument(span)).await;
         match failed {
             // Failures reach the scope as a supervision event (`ActorFailed`). The outcome is
             // already final in the task's slot, so the scope reads nothing from the error.
@@ -188,7 +179,7 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
 
     // A task whose scope was cancelled before it started never runs.
     if let Some(cause) = ctx.cancel_cause() {
-        ctx.resources().drain().await;
+        ctx.close_resources();
         let error = TaskError::Cancelled {
             task,
             task_id,
@@ -267,7 +258,9 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
 
     // Cleanup, then make the outcome final.
     ctx.close_children().await;
-    ctx.resources().drain().await;
+    if let Some(stack) = ctx.close_resources() {
+        stack.drain().await;
+    }
     let state_after = match &outcome {
         Ok(()) => TaskState::Completed,
         Err(error) => error.state(),

@@ -9,10 +9,6 @@ use crate::{BoxError, Name, TaskId};
 
 type BodyFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
-/// A task body as the user wrote it, boxed.
-type TypedBody<T> =
-    Box<dyn FnOnce(Context) -> Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>> + Send>;
-
 /// A task body with its result type erased; it stores its value in the task's slot.
 pub(crate) type ErasedBody = Box<dyn FnOnce(Context) -> BodyFuture + Send>;
 
@@ -36,7 +32,8 @@ pub struct Task<T> {
     pub(crate) name: Name,
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: i32,
-    body: TypedBody<T>,
+    shared: Arc<TaskShared<T>>,
+    body: ErasedBody,
 }
 
 impl<T> std::fmt::Debug for Task<T> {
@@ -59,11 +56,23 @@ impl<T: Send + Sync + 'static> Task<T> {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        let name = name.into();
+        let shared = Arc::new(TaskShared::<T>::new(TaskId::next(), name.clone()));
+        let slot = Arc::clone(&shared);
+        // The result type is erased here, once: the body stores its value in the slot.
+        let body: ErasedBody = Box::new(move |ctx| {
+            Box::pin(async move {
+                let value = body(ctx).await.map_err(Into::into)?;
+                slot.stage(value);
+                Ok(())
+            })
+        });
         Task {
-            name: name.into(),
+            name,
             timeout: None,
             priority: 0,
-            body: Box::new(move |ctx| Box::pin(async move { body(ctx).await.map_err(Into::into) })),
+            shared,
+            body,
         }
     }
 
@@ -91,28 +100,22 @@ impl<T: Send + Sync + 'static> Task<T> {
         &self.name
     }
 
+    /// Id the task will have once spawned.
+    pub fn id(&self) -> TaskId {
+        self.shared.id()
+    }
+
     /// Splits the task into its handle and the type-erased launch the scope runs.
     pub(crate) fn into_launch(self, scope_id: crate::ScopeId) -> (TaskHandle<T>, TaskLaunch) {
-        let id = TaskId::next();
-        let shared = Arc::new(TaskShared::<T>::new(id, self.name.clone()));
-        let slot = Arc::clone(&shared);
-        let body = self.body;
-        let erased: ErasedBody = Box::new(move |ctx| {
-            Box::pin(async move {
-                let value = body(ctx).await?;
-                slot.stage(value);
-                Ok(())
-            })
-        });
         let launch = TaskLaunch {
-            id,
+            id: self.shared.id(),
             name: self.name,
             timeout: self.timeout,
             priority: self.priority,
-            slot: shared.clone() as Arc<dyn TaskSlot>,
-            body: erased,
+            slot: Arc::clone(&self.shared) as Arc<dyn TaskSlot>,
+            body: self.body,
         };
-        (TaskHandle::new(shared, scope_id), launch)
+        (TaskHandle::new(self.shared, scope_id), launch)
     }
 }
 

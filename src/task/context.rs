@@ -1,11 +1,11 @@
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ractor::ActorCell;
 use tokio::time::Instant;
 
 use crate::cancel::CancelNode;
-use crate::resource::ReleaseStack;
+use crate::resource::{Owner, ReleaseStack};
 use crate::scope::{Scope, ScopeOptions, ScopeRef};
 use crate::util::lock;
 use crate::{CancelCause, Name, Resource, ScopeError, TaskId};
@@ -25,7 +25,10 @@ struct ContextInner {
     scope: ScopeRef,
     cancel: Arc<CancelNode>,
     deadline: Option<Instant>,
-    resources: Arc<ReleaseStack>,
+    /// The task's release stack, made on first use: most tasks register nothing. `None` once
+    /// the task has ended without one, so a late registration cannot make a stack that no exit
+    /// path would drain.
+    resources: OnceLock<Option<Arc<ReleaseStack>>>,
     children: Mutex<Vec<ScopeRef>>,
     actor: ActorCell,
 }
@@ -47,7 +50,6 @@ impl Context {
         task_id: TaskId,
         scope: ScopeRef,
         deadline: Option<Instant>,
-        resources: Arc<ReleaseStack>,
         actor: ActorCell,
     ) -> Self {
         let cancel = Arc::clone(scope.cancel_node());
@@ -58,7 +60,7 @@ impl Context {
                 scope,
                 cancel,
                 deadline,
-                resources,
+                resources: OnceLock::new(),
                 children: Mutex::new(Vec::new()),
                 actor,
             }),
@@ -122,7 +124,17 @@ impl Context {
     /// [`ScopeError::Closed`] when the task has already ended; the resource is then released
     /// at once in the background.
     pub fn register<R: Resource>(&self, resource: R) -> Result<(), ScopeError> {
-        if self.inner.resources.push(resource) {
+        let stack = self.inner.resources.get_or_init(|| Some(self.new_stack()));
+        let accepted = match stack {
+            Some(stack) => stack.push(resource),
+            None => {
+                // The task has ended: a closed stack of its own releases it at once.
+                let stack = self.new_stack();
+                stack.close();
+                stack.push(resource)
+            }
+        };
+        if accepted {
             Ok(())
         } else {
             Err(self.inner.scope.closed_error())
@@ -191,8 +203,23 @@ impl Context {
         }
     }
 
-    pub(crate) fn resources(&self) -> &Arc<ReleaseStack> {
-        &self.inner.resources
+    fn new_stack(&self) -> Arc<ReleaseStack> {
+        let shared = self.inner.scope.shared();
+        ReleaseStack::new(
+            Owner {
+                scope: shared.name.clone(),
+                scope_id: shared.id,
+                task: Some((self.inner.task.clone(), self.inner.task_id)),
+            },
+            Arc::clone(&shared.group),
+            Arc::clone(&shared.hub),
+            shared.release_timeout,
+        )
+    }
+
+    /// Closes the task's release stack, returning it if resources were ever registered.
+    pub(crate) fn close_resources(&self) -> Option<&Arc<ReleaseStack>> {
+        self.inner.resources.get_or_init(|| None).as_ref()
     }
 
     pub(crate) fn cancel_node(&self) -> &Arc<CancelNode> {

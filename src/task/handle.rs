@@ -1,4 +1,4 @@
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
@@ -10,10 +10,13 @@ use crate::{Name, ScopeId, TaskError, TaskId, TaskState};
 pub(crate) struct TaskShared<T> {
     id: TaskId,
     name: Name,
-    state: Arc<AtomicU8>,
+    state: AtomicU8,
     staged: Mutex<Option<T>>,
     outcome: OnceLock<Result<Arc<T>, TaskError>>,
     done: Notify,
+    /// Set by `join` before it waits, so that `finish` wakes nobody (and takes no lock) when no
+    /// one joins.
+    joined: AtomicBool,
 }
 
 impl<T> TaskShared<T> {
@@ -21,10 +24,11 @@ impl<T> TaskShared<T> {
         TaskShared {
             id,
             name,
-            state: Arc::new(AtomicU8::new(TaskState::Pending.as_u8())),
+            state: AtomicU8::new(TaskState::Pending.as_u8()),
             staged: Mutex::new(None),
             outcome: OnceLock::new(),
             done: Notify::new(),
+            joined: AtomicBool::new(false),
         }
     }
 
@@ -38,8 +42,9 @@ impl<T> TaskShared<T> {
 pub(crate) trait TaskSlot: Send + Sync + 'static {
     fn id(&self) -> TaskId;
     fn name(&self) -> &Name;
-    fn state_cell(&self) -> &Arc<AtomicU8>;
+    fn state(&self) -> TaskState;
     fn set_running(&self);
+    fn is_finished(&self) -> bool;
     /// Makes the outcome final. Returns `false` when it already was.
     fn finish(&self, outcome: Result<(), TaskError>) -> bool;
 }
@@ -53,13 +58,17 @@ impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
         &self.name
     }
 
-    fn state_cell(&self) -> &Arc<AtomicU8> {
-        &self.state
+    fn state(&self) -> TaskState {
+        TaskState::from_u8(self.state.load(Ordering::SeqCst))
     }
 
     fn set_running(&self) {
         self.state
             .store(TaskState::Running.as_u8(), Ordering::SeqCst);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.outcome.get().is_some()
     }
 
     fn finish(&self, outcome: Result<(), TaskError>) -> bool {
@@ -80,7 +89,12 @@ impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
             return false;
         }
         self.state.store(state.as_u8(), Ordering::SeqCst);
-        self.done.notify_waiters();
+        // Pairs with the fence in `join`: either this sees the joiner, or the joiner sees the
+        // outcome.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.joined.load(Ordering::SeqCst) {
+            self.done.notify_waiters();
+        }
         true
     }
 }
@@ -168,6 +182,10 @@ impl<T: Send + Sync + 'static> TaskHandle<T> {
             let notified = self.shared.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            // Announce the waiter before checking, so `finish` either sees it and wakes us, or
+            // has already set the outcome that the check below reads.
+            self.shared.joined.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
             if let Some(outcome) = self.shared.outcome.get() {
                 return outcome.clone();
             }
