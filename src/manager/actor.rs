@@ -4,7 +4,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::shared::ManagerShared;
 use super::ManagerError;
-use crate::observe::{register, ActorKind, Registration};
+use crate::observe::{register, ActorKind, Entry, Registration};
 use crate::util::lock;
 use crate::{CancelCause, ScopeError};
 
@@ -67,13 +67,15 @@ impl Actor for ManagerActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let registration = register(
             shared.id.as_u64(),
-            ActorKind::Manager,
-            shared.config.name.clone(),
-            None,
-            shared.id.as_u64(),
-            myself.get_cell(),
-            None,
-            tokio::time::Instant::now(),
+            Entry {
+                kind: ActorKind::Manager,
+                name: shared.config.name.clone(),
+                parent: None,
+                root: shared.id.as_u64(),
+                cell: myself.get_cell(),
+                task: None,
+                started: tokio::time::Instant::now(),
+            },
         );
         let _ = shared.actor.set(myself);
         tracing::info!(parent: &shared.hub.span, "manager started");

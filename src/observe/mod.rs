@@ -8,7 +8,7 @@ mod tree;
 
 pub(crate) use hub::Hub;
 pub use registry::{live_actors, ActorKind, LiveActor};
-pub(crate) use registry::{live_under_root, register, Registration};
+pub(crate) use registry::{live_under_root, register, Entry, Registration};
 pub use reports::{ErrorReport, ErrorReports, ReportKind};
 pub use stats::Stats;
 pub use tree::Tree;

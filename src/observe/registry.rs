@@ -33,13 +33,13 @@ impl std::fmt::Display for ActorKind {
 /// A live entry, owned by the registry.
 #[derive(Clone)]
 pub(crate) struct Entry {
-    kind: ActorKind,
-    name: Name,
-    parent: Option<u64>,
-    root: u64,
-    cell: ActorCell,
-    started: Instant,
-    task: Option<Arc<dyn TaskSlot>>,
+    pub(crate) kind: ActorKind,
+    pub(crate) name: Name,
+    pub(crate) parent: Option<u64>,
+    pub(crate) root: u64,
+    pub(crate) cell: ActorCell,
+    pub(crate) started: Instant,
+    pub(crate) task: Option<Arc<dyn TaskSlot>>,
 }
 
 /// Every manager, scope and task actor of the library that is alive, keyed by the library's id.
@@ -72,28 +72,8 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// Registers an actor and returns a guard that removes it when dropped.
-pub(crate) fn register(
-    id: u64,
-    kind: ActorKind,
-    name: Name,
-    parent: Option<u64>,
-    root: u64,
-    cell: ActorCell,
-    task: Option<Arc<dyn TaskSlot>>,
-    started: Instant,
-) -> Registration {
-    LIVE.insert(
-        id,
-        Entry {
-            kind,
-            name,
-            parent,
-            root,
-            cell,
-            started,
-            task,
-        },
-    );
+pub(crate) fn register(id: u64, entry: Entry) -> Registration {
+    LIVE.insert(id, entry);
     Registration {
         id,
         removed: std::sync::atomic::AtomicBool::new(false),

@@ -2,7 +2,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus, Superv
 
 use super::shared::{ParentKind, ScopeShared};
 use super::{ScopeError, ScopeRef};
-use crate::observe::{register, ActorKind, Registration};
+use crate::observe::{register, ActorKind, Entry, Registration};
 use crate::task::{TaskActor, TaskArgs, TaskLaunch};
 use crate::CancelCause;
 
@@ -75,13 +75,15 @@ impl Actor for ScopeActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let registration = register(
             shared.id.as_u64(),
-            ActorKind::Scope,
-            shared.name.clone(),
-            shared.parent_id,
-            shared.hub.root_id,
-            myself.get_cell(),
-            None,
-            tokio::time::Instant::now(),
+            Entry {
+                kind: ActorKind::Scope,
+                name: shared.name.clone(),
+                parent: shared.parent_id,
+                root: shared.hub.root_id,
+                cell: myself.get_cell(),
+                task: None,
+                started: tokio::time::Instant::now(),
+            },
         );
         shared.hub.stats.scope_created();
         let scope = ScopeRef {

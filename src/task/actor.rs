@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{Context, TaskError, TaskLaunch, TaskSlot, TaskState};
-use crate::observe::{register, ActorKind, Registration};
+use crate::observe::{register, ActorKind, Entry, Registration};
 use crate::scope::ScopeRef;
 use crate::util::CatchUnwind;
 use crate::CancelCause;
@@ -101,13 +101,15 @@ impl Actor for TaskActor {
         let start_at = Instant::now();
         let registration = register(
             launch.id.as_u64(),
-            ActorKind::Task,
-            launch.name.clone(),
-            Some(shared.id.as_u64()),
-            shared.hub.root_id,
-            myself.get_cell(),
-            Some(Arc::clone(&launch.slot)),
-            start_at,
+            Entry {
+                kind: ActorKind::Task,
+                name: launch.name.clone(),
+                parent: Some(shared.id.as_u64()),
+                root: shared.hub.root_id,
+                cell: myself.get_cell(),
+                task: Some(Arc::clone(&launch.slot)),
+                started: start_at,
+            },
         );
         // The effective deadline is the earlier of the task's own timeout and its scope's.
         let own_deadline = launch.timeout.map(|timeout| start_at + timeout);
