@@ -64,6 +64,7 @@
 
 mod cancel;
 mod error;
+mod graph;
 mod manager;
 mod names;
 mod observe;
@@ -74,13 +75,14 @@ mod util;
 
 pub use cancel::CancelCause;
 pub use error::{BoxError, ConfigError};
+pub use graph::{GraphError, TaskGraph, Validation};
 pub use manager::{KilledActor, Manager, ManagerConfig, ManagerError};
 pub use names::{ManagerId, Name, ScopeId, TaskId};
 pub use observe::{
     live_actors, ActorKind, ErrorReport, ErrorReports, LiveActor, ReportKind, Stats, Tree,
 };
 pub use resource::{release_fn, ReleaseError, ReleaseFailure, ReleaseFn, Resource};
-pub use scope::{Progress, Scope, ScopeError, ScopeOptions, ScopeRef};
+pub use scope::{FailurePolicy, Progress, Scope, ScopeError, ScopeOptions, ScopeRef};
 pub use task::{Context, Task, TaskError, TaskHandle, TaskState};
 
 /// Re-export of the ractor version this crate is built on, for linking managers and scopes

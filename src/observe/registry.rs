@@ -6,6 +6,7 @@ use ractor::{ActorCell, ActorStatus};
 use tokio::time::Instant;
 
 use crate::task::TaskSlot;
+use crate::util::IdHash;
 use crate::{Name, TaskState};
 
 /// Kind of a library actor.
@@ -46,30 +47,6 @@ pub(crate) struct Entry {
 /// ractor itself cannot list actors.
 static LIVE: LazyLock<DashMap<u64, Entry, IdHash>> =
     LazyLock::new(|| DashMap::with_hasher(IdHash::default()));
-
-/// Hashes the library's ids, which are unique sequential numbers chosen by the library, not
-/// by users, so they need no protection against collision attacks.
-type IdHash = std::hash::BuildHasherDefault<IdHasher>;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        // Fibonacci hashing spreads sequential ids over DashMap's shards and buckets.
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 
 /// Registers an actor and returns a guard that removes it when dropped.
 pub(crate) fn register(id: u64, entry: Entry) -> Registration {

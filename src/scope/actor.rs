@@ -3,6 +3,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus, Superv
 use super::shared::{ParentKind, ScopeShared};
 use super::{ScopeError, ScopeRef};
 use crate::observe::{register, ActorKind, Entry, Registration};
+use super::scheduler::Scheduler;
 use crate::task::{TaskActor, TaskArgs, TaskLaunch};
 use crate::CancelCause;
 
@@ -16,8 +17,8 @@ use crate::CancelCause;
 pub(crate) struct ScopeActor;
 
 pub(crate) enum ScopeMsg {
-    /// Start the task actors of every queued task.
-    StartQueued,
+    /// Take in the tasks queued by `spawn` and start those that may start.
+    Schedule,
     /// The owner is waiting: finish once no task is left.
     Wait,
     /// The scope was cancelled: finish once no task is left.
@@ -29,6 +30,7 @@ impl ractor::Message for ScopeMsg {}
 
 pub(crate) struct ScopeActorState {
     scope: ScopeRef,
+    scheduler: Scheduler,
     /// Task actors that had announced their exit but were not yet marked stopped by ractor.
     stragglers: Vec<ActorCell>,
     finished: bool,
@@ -93,6 +95,7 @@ impl Actor for ScopeActor {
         spawn_watcher(scope.clone());
         tracing::debug!(parent: &scope.shared.span, "scope opened");
         Ok(ScopeActorState {
+            scheduler: Scheduler::new(scope.shared.limit),
             scope: scope.clone(),
             stragglers: Vec::new(),
             finished: false,
@@ -110,23 +113,7 @@ impl Actor for ScopeActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ScopeMsg::StartQueued => {
-                for _ in 0..START_BATCH {
-                    let Some(launch) = state.scope.shared.dequeue() else {
-                        break;
-                    };
-                    // Boxed so that ractor's actor future, which holds the largest future of
-                    // any handler, stays small.
-                    Box::pin(start_task(&myself, &state.scope, launch)).await;
-                }
-                // Leave the rest for a later message and let the started tasks run first.
-                // Starting thousands of actors before any runs makes each start slower, and
-                // the supervision events of tasks that ended are read in between.
-                if state.scope.shared.has_queued() {
-                    let _ = myself.cast(ScopeMsg::StartQueued);
-                    tokio::task::yield_now().await;
-                }
-            }
+            ScopeMsg::Schedule | ScopeMsg::Cancelled => {}
             ScopeMsg::Wait => {
                 state
                     .scope
@@ -134,8 +121,10 @@ impl Actor for ScopeActor {
                     .waited
                     .store(true, std::sync::atomic::Ordering::SeqCst);
             }
-            ScopeMsg::Cancelled => {}
         }
+        // Boxed so that ractor's actor future, which holds the largest future of any handler,
+        // stays small.
+        Box::pin(schedule(&myself, state)).await;
         maybe_finish(&myself, state).await
     }
 
@@ -150,9 +139,13 @@ impl Actor for ScopeActor {
             | SupervisionEvent::ActorFailed(cell, _) => {
                 // ractor sends this just before it marks the actor stopped.
                 if cell.get_status() != ActorStatus::Stopped {
-                    state.stragglers.push(cell);
+                    state.stragglers.push(cell.clone());
                 }
                 state.scope.shared.leave();
+                for skip in state.scheduler.ended(&cell.get_id()) {
+                    state.scope.finish_skipped(skip);
+                }
+                Box::pin(schedule(&myself, state)).await;
                 maybe_finish(&myself, state).await
             }
             _ => Ok(()),
@@ -174,6 +167,9 @@ impl Actor for ScopeActor {
             scope: shared.name.clone(),
         });
         state.scope.cancel_queued();
+        for launch in state.scheduler.take_unstarted() {
+            state.scope.finish_unstarted(launch.slot.as_ref());
+        }
         for child in myself.get_children() {
             let _ = child.wait(None).await;
         }
@@ -184,24 +180,70 @@ impl Actor for ScopeActor {
     }
 }
 
-/// How many queued tasks one `StartQueued` message starts.
+/// How many task actors one message starts before the actor yields.
 const START_BATCH: usize = 32;
 
-/// Starts the actor of one task, linked under the scope's actor.
-async fn start_task(myself: &ActorRef<ScopeMsg>, scope: &ScopeRef, launch: TaskLaunch) {
+/// Takes in the tasks queued by `spawn`, then starts ready tasks as the concurrency limit
+/// allows, up to a batch. A cancelled scope starts nothing more: its tasks that have not
+/// started end at once, as skipped or cancelled.
+async fn schedule(myself: &ActorRef<ScopeMsg>, state: &mut ScopeActorState) {
+    let scope = &state.scope;
+    while let Some(launch) = scope.shared.dequeue() {
+        if let Some(skip) = state.scheduler.admit(launch) {
+            scope.finish_skipped(skip);
+        }
+    }
+
+    if scope.shared.cancel.is_cancelled() {
+        if state.scheduler.has_unstarted() {
+            let unstarted = state.scheduler.take_unstarted();
+            scope.settle_unstarted(unstarted);
+        }
+        return;
+    }
+
+    for _ in 0..START_BATCH {
+        let Some(launch) = state.scheduler.next_to_start() else {
+            return;
+        };
+        let slot = std::sync::Arc::clone(&launch.slot);
+        if let Some(actor) = start_task(myself, scope, launch).await {
+            state.scheduler.started(actor, slot);
+        }
+    }
+    if !state.scheduler.can_start() {
+        return;
+    }
+    // Leave the rest for a later message and let the started tasks run first. Starting
+    // thousands of actors before any runs makes each start slower, and the supervision events
+    // of tasks that ended are read in between.
+    let _ = myself.cast(ScopeMsg::Schedule);
+    tokio::task::yield_now().await;
+}
+
+/// Starts the actor of one task, linked under the scope's actor, and returns its id.
+async fn start_task(
+    myself: &ActorRef<ScopeMsg>,
+    scope: &ScopeRef,
+    launch: TaskLaunch,
+) -> Option<ractor::ActorId> {
     let slot = std::sync::Arc::clone(&launch.slot);
     let args = TaskArgs {
         launch,
         scope: scope.clone(),
     };
-    if let Err(error) = Actor::spawn_linked(None, TaskActor, args, myself.get_cell()).await {
-        tracing::error!(
-            scope.id = %scope.shared.id,
-            task.name = %slot.name(),
-            error = %error,
-            "task actor failed to start"
-        );
-        scope.finish_unstarted(slot.as_ref());
+    match Actor::spawn_linked(None, TaskActor, args, myself.get_cell()).await {
+        Ok((actor, _join)) => Some(actor.get_id()),
+        Err(error) => {
+            tracing::error!(
+                scope.id = %scope.shared.id,
+                task.name = %slot.name(),
+                error = %error,
+                "task actor failed to start"
+            );
+            scope.finish_unstarted(slot.as_ref());
+            None
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::{CancelCause, ConfigError, Name, ReleaseError, ScopeId, TaskError};
+use crate::{CancelCause, ConfigError, GraphError, Name, ReleaseError, ScopeId, TaskError};
 
 /// Why a scope did not succeed, or why an operation on it was rejected.
 ///
@@ -74,6 +74,9 @@ pub enum ScopeError {
     /// An invalid option.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// An invalid dependency or task graph.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     /// The call was made outside a tokio runtime.
     #[error("scope operation called outside a tokio runtime; call it from within a tokio runtime, for example under #[tokio::main]")]
     NoRuntime,

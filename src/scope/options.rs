@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::FailurePolicy;
 use crate::{ConfigError, Name};
 
 /// Options of a new scope.
@@ -19,6 +20,8 @@ pub struct ScopeOptions {
     pub(crate) name: Name,
     pub(crate) deadline: Option<Duration>,
     pub(crate) release_timeout: Option<Duration>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) failure_policy: FailurePolicy,
 }
 
 impl ScopeOptions {
@@ -28,6 +31,8 @@ impl ScopeOptions {
             name: name.into(),
             deadline: None,
             release_timeout: None,
+            limit: None,
+            failure_policy: FailurePolicy::CancelScope,
         }
     }
 
@@ -51,7 +56,32 @@ impl ScopeOptions {
         self
     }
 
+    /// Runs at most `limit` of the scope's tasks at once. Ready tasks wait for a free slot in
+    /// priority order (higher first), first come first served among equals; tasks waiting for
+    /// dependencies hold no slot.
+    ///
+    /// Default: no limit. Zero is rejected.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets what a task failure does to the rest of the scope.
+    ///
+    /// Default: [`FailurePolicy::CancelScope`].
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.limit == Some(0) {
+            return Err(ConfigError::new(
+                "limit",
+                0,
+                "a concurrency limit must be at least 1; leave it unset for no limit",
+            ));
+        }
         if let Some(deadline) = self.deadline {
             ConfigError::nonzero(
                 "deadline",

@@ -13,10 +13,12 @@ use super::{Progress, ScopeError};
 use crate::cancel::CancelNode;
 use crate::observe::{live_actors, Hub};
 use crate::resource::{ReleaseGroup, ReleaseStack};
+use super::scheduler::Skip;
 use crate::task::TaskLaunch;
 use crate::util::lock;
 use crate::{
-    CancelCause, ConfigError, Name, Resource, ScopeId, Task, TaskError, TaskHandle, TaskState,
+    CancelCause, ConfigError, FailurePolicy, GraphError, Name, Resource, ScopeId, Task, TaskError,
+    TaskGraph, TaskHandle, TaskId, TaskState,
 };
 
 /// Marks the gate closed; the low bits count the scope's unfinished tasks.
@@ -51,6 +53,9 @@ pub(crate) struct ScopeShared {
     pub(crate) span: tracing::Span,
     pub(crate) parent: ParentKind,
     pub(crate) parent_id: Option<u64>,
+    /// Maximum number of tasks running at once.
+    pub(crate) limit: Option<usize>,
+    pub(crate) failure_policy: FailurePolicy,
     pub(crate) done: CancellationToken,
     pub(crate) waited: AtomicBool,
     first_error: OnceLock<TaskError>,
@@ -76,6 +81,8 @@ impl ScopeShared {
         span: tracing::Span,
         parent: ParentKind,
         parent_id: Option<u64>,
+        limit: Option<usize>,
+        failure_policy: FailurePolicy,
     ) -> Self {
         ScopeShared {
             id,
@@ -90,6 +97,8 @@ impl ScopeShared {
             span,
             parent,
             parent_id,
+            limit,
+            failure_policy,
             done: CancellationToken::new(),
             waited: AtomicBool::new(false),
             first_error: OnceLock::new(),
@@ -132,10 +141,6 @@ impl ScopeShared {
         let mut queue = lock(&self.queue);
         queue.push_back(launch);
         queue.len() == 1
-    }
-
-    pub(crate) fn has_queued(&self) -> bool {
-        !lock(&self.queue).is_empty()
     }
 
     /// Takes the next queued task.
@@ -221,7 +226,7 @@ impl ScopeRef {
     }
 
     /// Spawns `task` into this scope and returns its handle at once; the task actor starts
-    /// shortly after.
+    /// once its dependencies completed and the scope's concurrency limit leaves a slot.
     ///
     /// Tasks may spawn siblings through [`Context::scope`](crate::Context::scope) until the
     /// scope finishes.
@@ -229,32 +234,121 @@ impl ScopeRef {
     /// # Errors
     ///
     /// [`ScopeError::Closed`] when the scope is finishing, finished or cancelled;
-    /// [`ScopeError::Config`] for a zero task timeout.
+    /// [`ScopeError::Config`] for a zero task timeout; [`ScopeError::Graph`] for a dependency
+    /// on a task of another scope.
     pub fn spawn<T: Send + Sync + 'static>(
         &self,
         task: Task<T>,
     ) -> Result<TaskHandle<T>, ScopeError> {
-        if let Some(timeout) = task.timeout {
+        let (handle, launch) = task.into_parts();
+        self.check(&launch)?;
+        self.spawn_launch(launch)?;
+        Ok(handle)
+    }
+
+    /// Spawns every task of `graph`, after validating the graph as a whole: nothing is spawned
+    /// when a key is duplicated or unknown, a task depends on itself, the dependencies form a
+    /// cycle, or a task depends on a task of another scope. Tasks are spawned in dependency
+    /// order; read their results through the handles [`TaskGraph::add`] returned.
+    ///
+    /// # Errors
+    ///
+    /// [`ScopeError::Graph`] naming the tasks, [`ScopeError::Config`] for a zero task timeout,
+    /// [`ScopeError::Closed`] when the scope is closed or cancelled. If the scope closes while
+    /// the graph is being spawned, the tasks not yet spawned end as cancelled.
+    pub fn spawn_graph(&self, graph: TaskGraph) -> Result<(), ScopeError> {
+        let launches = graph.into_launches()?;
+        // Check every task before spawning any. Dependencies inside the graph are bound to
+        // this scope as their tasks are spawned, in dependency order, so only the others are
+        // checked here.
+        let in_graph: std::collections::HashSet<TaskId> =
+            launches.iter().map(|launch| launch.id).collect();
+        for launch in &launches {
+            self.check_timeout(launch)?;
+            for dependency in &launch.dependencies {
+                if !in_graph.contains(&dependency.id()) {
+                    self.check_dependency(launch, dependency.as_ref())?;
+                }
+            }
+        }
+        let mut launches = launches.into_iter();
+        while let Some(launch) = launches.next() {
+            if let Err(error) = self.spawn_launch(launch) {
+                for rest in launches {
+                    self.cancel_unspawned(rest.slot.as_ref());
+                }
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a task's options and dependencies before it is counted in.
+    fn check(&self, launch: &TaskLaunch) -> Result<(), ScopeError> {
+        self.check_timeout(launch)?;
+        for dependency in &launch.dependencies {
+            self.check_dependency(launch, dependency.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn check_timeout(&self, launch: &TaskLaunch) -> Result<(), ScopeError> {
+        if let Some(timeout) = launch.timeout {
             ConfigError::nonzero(
                 "timeout",
                 timeout,
                 "a task timeout must be greater than zero; leave it unset for no timeout",
             )?;
         }
+        Ok(())
+    }
+
+    fn check_dependency(
+        &self,
+        launch: &TaskLaunch,
+        dependency: &dyn crate::task::TaskSlot,
+    ) -> Result<(), ScopeError> {
+        if dependency.scope_id() != Some(self.shared.id) {
+            return Err(ScopeError::Graph(GraphError::OtherScope {
+                task: launch.name.clone(),
+                dependency: dependency.name().clone(),
+                dependency_id: dependency.id(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Counts a checked task in and queues it for the actor.
+    fn spawn_launch(&self, launch: TaskLaunch) -> Result<(), ScopeError> {
         if self.shared.cancel.is_cancelled() || !self.shared.try_enter() {
+            self.cancel_unspawned(launch.slot.as_ref());
             return Err(self.closed_error());
         }
-        let (handle, launch) = task.into_launch(self.shared.id);
+        launch.slot.bind_scope(self.shared.id);
         self.record_task_added();
 
         // One message starts every task queued until the actor reads it, so a burst of spawns
         // costs one trip through the actor's mailbox.
-        if self.shared.enqueue(launch) && self.actor.cast(ScopeMsg::StartQueued).is_err() {
+        if self.shared.enqueue(launch) && self.actor.cast(ScopeMsg::Schedule).is_err() {
             // The scope actor is gone (killed): the queued tasks never run.
             self.cancel_queued();
             return Err(self.closed_error());
         }
-        Ok(handle)
+        Ok(())
+    }
+
+    /// Ends a task that was rejected before it was counted in, so that its handles do not wait
+    /// forever. It is not counted in the statistics.
+    fn cancel_unspawned(&self, slot: &dyn crate::task::TaskSlot) {
+        slot.finish(Err(TaskError::Cancelled {
+            task: slot.name().clone(),
+            task_id: slot.id(),
+            cause: self.shared.cancel.cause().unwrap_or_else(|| {
+                CancelCause::ActorStopped {
+                    scope: self.shared.name.clone(),
+                }
+            }),
+        }));
     }
 
     /// Registers a resource with the scope. It is released when the scope finishes, after
@@ -392,6 +486,59 @@ impl ScopeRef {
         });
     }
 
+    /// Ends a task that will never run because a dependency did not complete.
+    pub(crate) fn finish_skipped(&self, skip: Skip) {
+        let Skip { launch, dependency } = skip;
+        let error = TaskError::Skipped {
+            task: launch.name.clone(),
+            task_id: launch.id,
+            dependency: dependency.name().clone(),
+            dependency_id: dependency.id(),
+            dependency_state: dependency.state(),
+        };
+        tracing::debug!(
+            scope.name = %self.shared.name,
+            scope.id = %self.shared.id,
+            task.name = %launch.name,
+            task.id = %launch.id,
+            reason = %error,
+            "task skipped"
+        );
+        if launch.slot.finish(Err(error)) {
+            self.record_task_finished(TaskState::Pending, TaskState::Skipped, Duration::ZERO);
+        }
+        self.shared.leave();
+    }
+
+    /// Ends the tasks that had not started when the scope was cancelled, in the order they
+    /// were added: as skipped when a dependency failed, timed out or was skipped (or is the
+    /// sibling whose failure cancelled the scope), as cancelled otherwise.
+    pub(crate) fn settle_unstarted(&self, unstarted: Vec<TaskLaunch>) {
+        let failed_sibling = match self.shared.cancel.cause() {
+            Some(CancelCause::SiblingFailed { task_id, .. }) => Some(task_id),
+            _ => None,
+        };
+        for launch in unstarted {
+            let culprit = launch
+                .dependencies
+                .iter()
+                .find(|dependency| Some(dependency.id()) == failed_sibling)
+                .or_else(|| {
+                    launch.dependencies.iter().find(|dependency| {
+                        matches!(
+                            dependency.state(),
+                            TaskState::Failed | TaskState::TimedOut | TaskState::Skipped
+                        )
+                    })
+                })
+                .cloned();
+            match culprit {
+                Some(dependency) => self.finish_skipped(Skip { launch, dependency }),
+                None => self.finish_unstarted(launch.slot.as_ref()),
+            }
+        }
+    }
+
     pub(crate) fn record_task_added(&self) {
         self.shared.hub.stats.task_added();
         self.update_progress(|p| {
@@ -440,11 +587,13 @@ impl ScopeRef {
                 error = %error,
                 "scope failed"
             );
-            shared.cancel.cancel(CancelCause::SiblingFailed {
-                scope: shared.name.clone(),
-                task: error.task().clone(),
-                task_id: error.task_id(),
-            });
+            if shared.failure_policy == FailurePolicy::CancelScope {
+                shared.cancel.cancel(CancelCause::SiblingFailed {
+                    scope: shared.name.clone(),
+                    task: error.task().clone(),
+                    task_id: error.task_id(),
+                });
+            }
         } else {
             tracing::debug!(
                 scope.name = %shared.name,

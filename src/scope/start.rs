@@ -47,7 +47,7 @@ pub(crate) async fn start(options: ScopeOptions, seed: Seed) -> Result<Scope, Sc
         (own, parent) => own.or(parent),
     };
     let release_timeout = options.release_timeout.unwrap_or(seed.release_timeout);
-    let name = options.name;
+    let name = options.name.clone();
     let span = tracing::debug_span!(
         parent: &seed.span,
         "scope",
@@ -77,6 +77,8 @@ pub(crate) async fn start(options: ScopeOptions, seed: Seed) -> Result<Scope, Sc
         span,
         seed.parent,
         seed.parent_id,
+        options.limit,
+        options.failure_policy,
     ));
 
     // No ractor name: user names are labels and may repeat, ractor's names are global.

@@ -34,6 +34,7 @@ pub struct Task<T> {
     pub(crate) priority: i32,
     shared: Arc<TaskShared<T>>,
     body: ErasedBody,
+    dependencies: Vec<Arc<dyn TaskSlot>>,
 }
 
 impl<T> std::fmt::Debug for Task<T> {
@@ -73,6 +74,7 @@ impl<T: Send + Sync + 'static> Task<T> {
             priority: 0,
             shared,
             body,
+            dependencies: Vec::new(),
         }
     }
 
@@ -95,6 +97,16 @@ impl<T: Send + Sync + 'static> Task<T> {
         self
     }
 
+    /// Makes the task start only after `dependency` completed successfully. If the dependency
+    /// fails, is cancelled or is skipped, this task never runs and ends as
+    /// [`TaskError::Skipped`](crate::TaskError::Skipped) naming it. The dependency must be a
+    /// task of the scope this task is spawned into; `spawn` rejects any other. Read its result
+    /// in the body with [`Context::dependency`](crate::Context::dependency).
+    pub fn after<U: Send + Sync + 'static>(mut self, dependency: &TaskHandle<U>) -> Self {
+        self.dependencies.push(dependency.slot());
+        self
+    }
+
     /// Name of the task.
     pub fn name(&self) -> &Name {
         &self.name
@@ -105,8 +117,8 @@ impl<T: Send + Sync + 'static> Task<T> {
         self.shared.id()
     }
 
-    /// Splits the task into its handle and the type-erased launch the scope runs.
-    pub(crate) fn into_launch(self, scope_id: crate::ScopeId) -> (TaskHandle<T>, TaskLaunch) {
+    /// Splits the task into its handle and the type-erased launch a scope runs.
+    pub(crate) fn into_parts(self) -> (TaskHandle<T>, TaskLaunch) {
         let launch = TaskLaunch {
             id: self.shared.id(),
             name: self.name,
@@ -114,8 +126,9 @@ impl<T: Send + Sync + 'static> Task<T> {
             priority: self.priority,
             slot: Arc::clone(&self.shared) as Arc<dyn TaskSlot>,
             body: self.body,
+            dependencies: self.dependencies,
         };
-        (TaskHandle::new(self.shared, scope_id), launch)
+        (TaskHandle::new(self.shared), launch)
     }
 }
 
@@ -125,10 +138,11 @@ pub(crate) struct TaskLaunch {
     pub(crate) id: TaskId,
     pub(crate) name: Name,
     pub(crate) timeout: Option<Duration>,
-    #[allow(dead_code)] // NOTE: read once the scope schedules by priority under a limit.
     pub(crate) priority: i32,
     pub(crate) slot: Arc<dyn TaskSlot>,
     pub(crate) body: ErasedBody,
+    /// Tasks that must complete before this one starts.
+    pub(crate) dependencies: Vec<Arc<dyn TaskSlot>>,
 }
 
 impl std::fmt::Debug for TaskLaunch {

@@ -8,7 +8,7 @@ use crate::cancel::CancelNode;
 use crate::resource::{Owner, ReleaseStack};
 use crate::scope::{Scope, ScopeOptions, ScopeRef};
 use crate::util::lock;
-use crate::{CancelCause, Name, Resource, ScopeError, TaskId};
+use crate::{CancelCause, Name, Resource, ScopeError, TaskError, TaskHandle, TaskId};
 
 /// What a task body receives: its name, its cancellation and its cause, its effective deadline,
 /// its scope, and a place to register resources and open child scopes.
@@ -114,6 +114,21 @@ impl Context {
         self.inner
             .deadline
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Returns the result of `dependency`, a task this task was declared to run after (with
+    /// [`Task::after`](crate::Task::after) or in a [`TaskGraph`](crate::TaskGraph)), without
+    /// waiting and without copying the value.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::NotFinished`] when `dependency` is not one of this task's dependencies and
+    /// has not finished yet.
+    pub fn dependency<T: Send + Sync + 'static>(
+        &self,
+        dependency: &TaskHandle<T>,
+    ) -> Result<Arc<T>, TaskError> {
+        dependency.result()
     }
 
     /// Registers a resource with this task. It is released when the task ends, on every exit

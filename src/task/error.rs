@@ -48,6 +48,27 @@ pub enum TaskError {
         /// Why.
         cause: CancelCause,
     },
+    /// The task never ran because one of its dependencies did not complete.
+    Skipped {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+        /// The dependency that did not complete.
+        dependency: Name,
+        /// Id of that dependency.
+        dependency_id: TaskId,
+        /// How the dependency ended.
+        dependency_state: TaskState,
+    },
+    /// The task's value is still held by another handle or a dependent, so it cannot be taken
+    /// out.
+    ResultShared {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+    },
     /// The task has not finished yet.
     NotFinished {
         /// Task name.
@@ -70,6 +91,26 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled { task, cause, .. } => {
                 write!(f, "task '{task}' cancelled: {cause}")
             }
+            TaskError::Skipped {
+                task,
+                dependency,
+                dependency_state,
+                ..
+            } => write!(
+                f,
+                "task '{task}' skipped because its dependency '{dependency}' {}",
+                match dependency_state {
+                    TaskState::Failed => "failed",
+                    TaskState::TimedOut => "timed out",
+                    TaskState::Cancelled => "was cancelled",
+                    TaskState::Skipped => "was skipped",
+                    _ => "did not complete",
+                }
+            ),
+            TaskError::ResultShared { task, .. } => write!(
+                f,
+                "the value of task '{task}' is still shared; drop the other handles first or read it with `result`"
+            ),
             TaskError::NotFinished { task, .. } => write!(
                 f,
                 "task '{task}' has not finished; wait for its scope or join the task first"
@@ -97,6 +138,8 @@ impl TaskError {
             | TaskError::Panicked { task, .. }
             | TaskError::TimedOut { task, .. }
             | TaskError::Cancelled { task, .. }
+            | TaskError::Skipped { task, .. }
+            | TaskError::ResultShared { task, .. }
             | TaskError::NotFinished { task, .. } => task,
         }
     }
@@ -108,6 +151,8 @@ impl TaskError {
             | TaskError::Panicked { task_id, .. }
             | TaskError::TimedOut { task_id, .. }
             | TaskError::Cancelled { task_id, .. }
+            | TaskError::Skipped { task_id, .. }
+            | TaskError::ResultShared { task_id, .. }
             | TaskError::NotFinished { task_id, .. } => *task_id,
         }
     }
@@ -118,6 +163,8 @@ impl TaskError {
             TaskError::Failed { .. } | TaskError::Panicked { .. } => TaskState::Failed,
             TaskError::TimedOut { .. } => TaskState::TimedOut,
             TaskError::Cancelled { .. } => TaskState::Cancelled,
+            TaskError::Skipped { .. } => TaskState::Skipped,
+            TaskError::ResultShared { .. } => TaskState::Completed,
             TaskError::NotFinished { .. } => TaskState::Running,
         }
     }
@@ -133,6 +180,11 @@ impl TaskError {
             TaskError::Cancelled { cause, .. } => Some(cause),
             _ => None,
         }
+    }
+
+    /// Returns whether the task was skipped because a dependency did not complete.
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, TaskError::Skipped { .. })
     }
 
     /// Returns whether this is a failure of the task itself (an error, a panic or its own

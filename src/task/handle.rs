@@ -10,6 +10,8 @@ use crate::{Name, ScopeId, TaskError, TaskId, TaskState};
 pub(crate) struct TaskShared<T> {
     id: TaskId,
     name: Name,
+    /// The scope the task was spawned into, set once by `spawn`.
+    scope: OnceLock<ScopeId>,
     state: AtomicU8,
     staged: Mutex<Option<T>>,
     outcome: OnceLock<Result<Arc<T>, TaskError>>,
@@ -24,6 +26,7 @@ impl<T> TaskShared<T> {
         TaskShared {
             id,
             name,
+            scope: OnceLock::new(),
             state: AtomicU8::new(TaskState::Pending.as_u8()),
             staged: Mutex::new(None),
             outcome: OnceLock::new(),
@@ -42,6 +45,9 @@ impl<T> TaskShared<T> {
 pub(crate) trait TaskSlot: Send + Sync + 'static {
     fn id(&self) -> TaskId;
     fn name(&self) -> &Name;
+    fn scope_id(&self) -> Option<ScopeId>;
+    /// Records the scope the task is spawned into. Returns `false` if it already had one.
+    fn bind_scope(&self, scope: ScopeId) -> bool;
     fn state(&self) -> TaskState;
     fn set_running(&self);
     fn is_finished(&self) -> bool;
@@ -56,6 +62,14 @@ impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
 
     fn name(&self) -> &Name {
         &self.name
+    }
+
+    fn scope_id(&self) -> Option<ScopeId> {
+        self.scope.get().copied()
+    }
+
+    fn bind_scope(&self, scope: ScopeId) -> bool {
+        self.scope.set(scope).is_ok()
     }
 
     fn state(&self) -> TaskState {
@@ -99,19 +113,17 @@ impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
     }
 }
 
-/// A handle to a spawned task: its state, and its typed result once it has finished.
+/// A handle to a task: its state, and its typed result once it has finished.
 ///
 /// Cloning is cheap. Dropping a handle does not affect the task.
 pub struct TaskHandle<T> {
     shared: Arc<TaskShared<T>>,
-    scope_id: ScopeId,
 }
 
 impl<T> Clone for TaskHandle<T> {
     fn clone(&self) -> Self {
         TaskHandle {
             shared: Arc::clone(&self.shared),
-            scope_id: self.scope_id,
         }
     }
 }
@@ -121,14 +133,19 @@ impl<T> std::fmt::Debug for TaskHandle<T> {
         f.debug_struct("TaskHandle")
             .field("id", &self.shared.id)
             .field("name", &self.shared.name)
-            .field("scope_id", &self.scope_id)
+            .field("scope_id", &self.shared.scope.get())
             .finish_non_exhaustive()
     }
 }
 
 impl<T: Send + Sync + 'static> TaskHandle<T> {
-    pub(crate) fn new(shared: Arc<TaskShared<T>>, scope_id: ScopeId) -> Self {
-        TaskHandle { shared, scope_id }
+    pub(crate) fn new(shared: Arc<TaskShared<T>>) -> Self {
+        TaskHandle { shared }
+    }
+
+    /// The task's slot without its result type, for dependencies.
+    pub(crate) fn slot(&self) -> Arc<dyn TaskSlot> {
+        Arc::clone(&self.shared) as Arc<dyn TaskSlot>
     }
 
     /// Id of the task.
@@ -141,9 +158,9 @@ impl<T: Send + Sync + 'static> TaskHandle<T> {
         &self.shared.name
     }
 
-    /// Id of the scope the task belongs to.
-    pub fn scope_id(&self) -> ScopeId {
-        self.scope_id
+    /// Id of the scope the task was spawned into; `None` before it is spawned.
+    pub fn scope_id(&self) -> Option<ScopeId> {
+        self.shared.scope.get().copied()
     }
 
     /// Current state of the task.
@@ -191,5 +208,29 @@ impl<T: Send + Sync + 'static> TaskHandle<T> {
             }
             notified.await;
         }
+    }
+
+    /// Takes the task's value out, consuming the handle. Use it once the task has completed
+    /// and no other handle or dependent holds the value; otherwise read it with
+    /// [`TaskHandle::result`].
+    ///
+    /// # Errors
+    ///
+    /// The task's own error when it did not complete, [`TaskError::NotFinished`] while it
+    /// runs, and [`TaskError::ResultShared`] while another handle or a dependent still holds
+    /// the value.
+    pub fn into_inner(self) -> Result<T, TaskError> {
+        let value = self.result()?;
+        let shared = self.shared;
+        let task = shared.name.clone();
+        let task_id = shared.id;
+        let shared_error = || TaskError::ResultShared {
+            task: task.clone(),
+            task_id,
+        };
+        // The slot keeps one reference to the value and this handle the other.
+        let shared = Arc::try_unwrap(shared).map_err(|_| shared_error())?;
+        drop(shared);
+        Arc::try_unwrap(value).map_err(|_| shared_error())
     }
 }

@@ -1,0 +1,214 @@
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use ractor::ActorId;
+
+use crate::task::{TaskLaunch, TaskSlot};
+use crate::util::IdHash;
+use crate::{TaskId, TaskState};
+
+/// Decides when a scope's tasks start: after their dependencies completed, by priority under
+/// the scope's concurrency limit. Owned by the scope actor; it starts no actor itself.
+///
+/// A task is in exactly one place: waiting for dependencies, ready, or running (then only its
+/// actor's id is kept, to learn which task ended).
+pub(crate) struct Scheduler {
+    limit: Option<usize>,
+    next_seq: u64,
+    ready: BinaryHeap<Ready>,
+    waiting: HashMap<TaskId, Waiting, IdHash>,
+    /// For each unfinished task that others wait for, the tasks waiting for it.
+    dependents: HashMap<TaskId, Vec<TaskId>, IdHash>,
+    running: HashMap<ActorId, Arc<dyn TaskSlot>, IdHash>,
+}
+
+/// A task whose dependencies completed, waiting for a slot.
+struct Ready {
+    priority: i32,
+    seq: u64,
+    launch: TaskLaunch,
+}
+
+impl PartialEq for Ready {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ready {}
+
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ready {
+    /// Higher priority first; among equals, the one added first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// A task waiting for `missing` dependencies to complete.
+struct Waiting {
+    seq: u64,
+    missing: usize,
+    launch: TaskLaunch,
+}
+
+/// A task that will never run because `dependency` did not complete.
+pub(crate) struct Skip {
+    pub(crate) launch: TaskLaunch,
+    pub(crate) dependency: Arc<dyn TaskSlot>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Scheduler {
+            limit,
+            next_seq: 0,
+            ready: BinaryHeap::new(),
+            waiting: HashMap::default(),
+            dependents: HashMap::default(),
+            running: HashMap::default(),
+        }
+    }
+
+    /// Returns whether a task is waiting or ready.
+    pub(crate) fn has_unstarted(&self) -> bool {
+        !self.ready.is_empty() || !self.waiting.is_empty()
+    }
+
+    /// Takes in a newly spawned task. Returns the tasks that will never run: this one, when a
+    /// dependency already ended without completing.
+    pub(crate) fn admit(&mut self, launch: TaskLaunch) -> Option<Skip> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+
+        let mut missing = 0;
+        for dependency in &launch.dependencies {
+            match dependency.state() {
+                TaskState::Completed => {}
+                TaskState::Pending | TaskState::Running => missing += 1,
+                _ => {
+                    let dependency = Arc::clone(dependency);
+                    return Some(Skip { launch, dependency });
+                }
+            }
+        }
+        if missing == 0 {
+            self.ready.push(Ready {
+                priority: launch.priority,
+                seq,
+                launch,
+            });
+            return None;
+        }
+        for dependency in &launch.dependencies {
+            if !dependency.state().is_finished() {
+                self.dependents
+                    .entry(dependency.id())
+                    .or_default()
+                    .push(launch.id);
+            }
+        }
+        self.waiting.insert(
+            launch.id,
+            Waiting {
+                seq,
+                missing,
+                launch,
+            },
+        );
+        None
+    }
+
+    /// Returns whether a ready task could start now.
+    pub(crate) fn can_start(&self) -> bool {
+        !self.ready.is_empty() && self.limit.is_none_or(|limit| self.running.len() < limit)
+    }
+
+    /// Takes the next ready task if the concurrency limit leaves a slot for it.
+    pub(crate) fn next_to_start(&mut self) -> Option<TaskLaunch> {
+        if self.limit.is_some_and(|limit| self.running.len() >= limit) {
+            return None;
+        }
+        self.ready.pop().map(|ready| ready.launch)
+    }
+
+    /// Records that a task's actor started.
+    pub(crate) fn started(&mut self, actor: ActorId, slot: Arc<dyn TaskSlot>) {
+        self.running.insert(actor, slot);
+    }
+
+    /// Records that a task's actor ended, and settles the tasks waiting for it. Returns the
+    /// tasks that will never run because of it, directly or through other skipped tasks.
+    pub(crate) fn ended(&mut self, actor: &ActorId) -> Vec<Skip> {
+        match self.running.remove(actor) {
+            Some(slot) => self.settle(slot),
+            None => Vec::new(),
+        }
+    }
+
+    /// Frees the tasks waiting for `finished` when it completed; otherwise skips them and,
+    /// in turn, the tasks waiting for those.
+    fn settle(&mut self, finished: Arc<dyn TaskSlot>) -> Vec<Skip> {
+        let mut skipped = Vec::new();
+        let mut settling = vec![finished];
+        while let Some(finished) = settling.pop() {
+            let Some(waiters) = self.dependents.remove(&finished.id()) else {
+                continue;
+            };
+            let completed = finished.state() == TaskState::Completed;
+            for waiter in waiters {
+                if completed {
+                    self.one_less(waiter);
+                } else if let Some(waiting) = self.waiting.remove(&waiter) {
+                    // Its own waiters are skipped in turn, naming it.
+                    settling.push(Arc::clone(&waiting.launch.slot));
+                    skipped.push(Skip {
+                        launch: waiting.launch,
+                        dependency: Arc::clone(&finished),
+                    });
+                }
+            }
+        }
+        skipped
+    }
+
+    fn one_less(&mut self, waiter: TaskId) {
+        let Some(waiting) = self.waiting.get_mut(&waiter) else {
+            return;
+        };
+        waiting.missing -= 1;
+        if waiting.missing == 0 {
+            let waiting = self
+                .waiting
+                .remove(&waiter)
+                .expect("the waiting task was just found");
+            self.ready.push(Ready {
+                priority: waiting.launch.priority,
+                seq: waiting.seq,
+                launch: waiting.launch,
+            });
+        }
+    }
+
+    /// Removes every task that has not started, in the order they were added (so each comes
+    /// after the tasks it depends on).
+    pub(crate) fn take_unstarted(&mut self) -> Vec<TaskLaunch> {
+        let mut unstarted: Vec<(u64, TaskLaunch)> = self
+            .waiting
+            .drain()
+            .map(|(_, waiting)| (waiting.seq, waiting.launch))
+            .chain(self.ready.drain().map(|ready| (ready.seq, ready.launch)))
+            .collect();
+        unstarted.sort_by_key(|(seq, _)| *seq);
+        self.dependents.clear();
+        unstarted.into_iter().map(|(_, launch)| launch).collect()
+    }
+}
