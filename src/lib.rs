@@ -63,6 +63,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod cancel;
+mod compose;
 mod error;
 mod graph;
 mod manager;
@@ -74,6 +75,7 @@ mod task;
 mod util;
 
 pub use cancel::CancelCause;
+pub use compose::Step;
 pub use error::{BoxError, ConfigError};
 pub use graph::{GraphError, TaskGraph, Validation};
 pub use manager::{KilledActor, Manager, ManagerConfig, ManagerError};

@@ -214,8 +214,11 @@ impl TaskGraph {
             .iter()
             .map(|node| Arc::clone(&node.launch.slot))
             .collect();
-        let mut launches: Vec<Option<TaskLaunch>> =
-            self.nodes.into_iter().map(|node| Some(node.launch)).collect();
+        let mut launches: Vec<Option<TaskLaunch>> = self
+            .nodes
+            .into_iter()
+            .map(|node| Some(node.launch))
+            .collect();
         let mut ordered = Vec::with_capacity(launches.len());
         for position in validation.order {
             let mut launch = launches[position]

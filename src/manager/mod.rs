@@ -1,6 +1,7 @@
 //! The manager: the root actor of a tree of scopes.
 
 mod actor;
+mod compose;
 mod config;
 mod error;
 mod handle;

@@ -1,9 +1,9 @@
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus, SupervisionEvent};
 
+use super::scheduler::Scheduler;
 use super::shared::{ParentKind, ScopeShared};
 use super::{ScopeError, ScopeRef};
 use crate::observe::{register, ActorKind, Entry, Registration};
-use super::scheduler::Scheduler;
 use crate::task::{TaskActor, TaskArgs, TaskLaunch};
 use crate::CancelCause;
 

@@ -27,6 +27,17 @@ pub enum ScopeError {
         /// Why.
         cause: CancelCause,
     },
+    /// The scope's deadline passed before its work finished; its tasks were cancelled with the
+    /// deadline cause. Returned by the `with_timeout` helpers.
+    #[error("scope '{scope}' timed out after {timeout:?}")]
+    TimedOut {
+        /// Scope name.
+        scope: Name,
+        /// Scope id.
+        scope_id: ScopeId,
+        /// The deadline, as a duration from the scope's start.
+        timeout: std::time::Duration,
+    },
     /// Every task succeeded, but releasing a resource failed. The first failed release is
     /// reported; the others are in the error stream and the statistics.
     #[error("scope '{scope}' failed: {source}")]
@@ -99,6 +110,7 @@ impl ScopeError {
         match self {
             ScopeError::TaskFailed { .. }
             | ScopeError::ReleaseFailed { .. }
+            | ScopeError::TimedOut { .. }
             | ScopeError::Killed { .. } => true,
             ScopeError::Cancelled { cause, .. } => {
                 matches!(cause.root(), CancelCause::DeadlinePassed { .. })

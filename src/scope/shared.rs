@@ -9,11 +9,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::ScopeMsg;
+use super::scheduler::Skip;
 use super::{Progress, ScopeError};
 use crate::cancel::CancelNode;
 use crate::observe::{live_actors, Hub};
 use crate::resource::{ReleaseGroup, ReleaseStack};
-use super::scheduler::Skip;
 use crate::task::TaskLaunch;
 use crate::util::lock;
 use crate::{
@@ -343,11 +343,13 @@ impl ScopeRef {
         slot.finish(Err(TaskError::Cancelled {
             task: slot.name().clone(),
             task_id: slot.id(),
-            cause: self.shared.cancel.cause().unwrap_or_else(|| {
-                CancelCause::ActorStopped {
+            cause: self
+                .shared
+                .cancel
+                .cause()
+                .unwrap_or_else(|| CancelCause::ActorStopped {
                     scope: self.shared.name.clone(),
-                }
-            }),
+                }),
         }));
     }
 

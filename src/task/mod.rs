@@ -2,6 +2,7 @@
 
 mod actor;
 mod builder;
+mod compose;
 mod context;
 mod error;
 mod handle;
