@@ -1,5 +1,6 @@
 //! Scopes: named groups of tasks with one goal, a first error and their own cancellation.
 
+mod accounting;
 mod actor;
 mod error;
 mod handle;
@@ -7,6 +8,7 @@ mod options;
 mod policy;
 mod progress;
 mod scheduler;
+mod scope_ref;
 mod shared;
 mod start;
 
@@ -15,6 +17,6 @@ pub use handle::Scope;
 pub use options::ScopeOptions;
 pub use policy::FailurePolicy;
 pub use progress::Progress;
+pub use scope_ref::ScopeRef;
 pub(crate) use shared::ParentKind;
-pub use shared::ScopeRef;
 pub(crate) use start::{start, start_child, Seed, DEFAULT_RELEASE_TIMEOUT};
