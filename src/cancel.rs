@@ -57,6 +57,9 @@ pub enum CancelCause {
         /// Task that opened the scope.
         task: Name,
     },
+    /// The task was never spawned: its scope rejected it (closed, or an invalid graph), or the
+    /// graph holding it was dropped before it was spawned.
+    NotSpawned,
     /// The scope's actor was stopped or killed from outside the library (for example its ractor
     /// parent exited).
     ActorStopped {
@@ -94,6 +97,7 @@ impl fmt::Display for CancelCause {
             CancelCause::OpenerEnded { task } => {
                 write!(f, "task '{task}' that opened the scope ended")
             }
+            CancelCause::NotSpawned => f.write_str("task was never spawned"),
             CancelCause::ActorStopped { scope } => {
                 write!(f, "actor of scope '{scope}' stopped from outside")
             }

@@ -309,6 +309,38 @@ async fn cycle_rejected_before_anything_runs() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn cycle_through_handles_rejected() {
+    let manager = manager().await;
+    let scope = manager.scope("cyclic-handles").await.unwrap();
+    let mut graph = TaskGraph::new();
+    let first = graph.add("first", work("first", 1, 1u8), ["second"]);
+    let waiting = first.clone();
+    // `second` depends on `first` through its handle, not its key.
+    graph.add(
+        "second",
+        work("second", 1, 2u8).after(&first),
+        [] as [&str; 0],
+    );
+    match scope.spawn_graph(graph) {
+        Err(ScopeError::Graph(GraphError::Cycle { tasks })) => {
+            let mut names: Vec<&str> = tasks.iter().map(|t| t.as_ref()).collect();
+            names.sort_unstable();
+            assert_eq!(names, vec!["first", "second"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The rejected tasks ended, so nobody waits on them forever.
+    let error = waiting.join().await.unwrap_err();
+    assert_eq!(error.cancel_cause(), Some(&CancelCause::NotSpawned));
+    let mut dropped = TaskGraph::new();
+    let orphan = dropped.add("orphan", work("orphan", 1, 0u8), [] as [&str; 0]);
+    drop(dropped);
+    assert!(orphan.join().await.unwrap_err().is_cancelled());
+    scope.wait().await.unwrap();
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn unknown_duplicate_and_self_keys_rejected() {
     let manager = manager().await;
     let scope = manager.scope("bad-graphs").await.unwrap();

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use super::GraphError;
 use crate::task::{TaskLaunch, TaskSlot};
-use crate::{Name, Task, TaskHandle};
+use crate::{CancelCause, Name, Task, TaskError, TaskHandle, TaskId};
 
 /// A set of tasks keyed by local ids, with the dependencies between them, declared up front and
 /// validated as a whole before anything runs.
@@ -113,6 +113,16 @@ impl TaskGraph {
             }
         }
 
+        // Tasks may also depend on each other through `Task::after` on handles that
+        // `TaskGraph::add` returned; those edges count too, or a cycle through them would wait
+        // forever.
+        let by_task: HashMap<TaskId, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(position, node)| (node.launch.id, position))
+            .collect();
+
         // Resolve each dependency to an index, once per distinct edge.
         let mut dependencies: Vec<Vec<usize>> = Vec::with_capacity(self.nodes.len());
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
@@ -132,6 +142,11 @@ impl TaskGraph {
                     });
                 }
                 resolved.push(dependency);
+            }
+            for slot in &node.launch.dependencies {
+                if let Some(&dependency) = by_task.get(&slot.id()) {
+                    resolved.push(dependency);
+                }
             }
             resolved.sort_unstable();
             resolved.dedup();
@@ -207,30 +222,49 @@ impl TaskGraph {
 
     /// Validates the graph and returns its tasks in dependency order, each with the slots of
     /// its dependencies added.
-    pub(crate) fn into_launches(self) -> Result<Vec<TaskLaunch>, GraphError> {
+    pub(crate) fn into_launches(mut self) -> Result<Vec<TaskLaunch>, GraphError> {
+        // On an error, `self` is dropped with its tasks, which ends them (see `Drop`).
         let validation = self.validate()?;
-        let slots: Vec<Arc<dyn TaskSlot>> = self
-            .nodes
+        let nodes = std::mem::take(&mut self.nodes);
+        let slots: Vec<Arc<dyn TaskSlot>> = nodes
             .iter()
             .map(|node| Arc::clone(&node.launch.slot))
             .collect();
-        let mut launches: Vec<Option<TaskLaunch>> = self
-            .nodes
-            .into_iter()
-            .map(|node| Some(node.launch))
-            .collect();
+        let mut launches: Vec<Option<TaskLaunch>> =
+            nodes.into_iter().map(|node| Some(node.launch)).collect();
         let mut ordered = Vec::with_capacity(launches.len());
         for position in validation.order {
             let mut launch = launches[position]
                 .take()
                 .expect("each task appears once in the order");
-            launch.dependencies.extend(
-                validation.dependencies[position]
+            for &dependency in &validation.dependencies[position] {
+                let slot = &slots[dependency];
+                if !launch
+                    .dependencies
                     .iter()
-                    .map(|&dependency| Arc::clone(&slots[dependency])),
-            );
+                    .any(|known| known.id() == slot.id())
+                {
+                    launch.dependencies.push(Arc::clone(slot));
+                }
+            }
             ordered.push(launch);
         }
         Ok(ordered)
+    }
+}
+
+impl Drop for TaskGraph {
+    /// Ends the tasks of a graph that was dropped, or rejected, before they were spawned, as
+    /// cancelled with cause [`CancelCause::NotSpawned`], so that their handles do not wait
+    /// forever.
+    fn drop(&mut self) {
+        for node in &self.nodes {
+            let slot = &node.launch.slot;
+            slot.finish(Err(TaskError::Cancelled {
+                task: slot.name().clone(),
+                task_id: slot.id(),
+                cause: CancelCause::NotSpawned,
+            }));
+        }
     }
 }

@@ -19,9 +19,7 @@ impl ScopeRef {
                 .shared
                 .cancel
                 .cause()
-                .unwrap_or_else(|| CancelCause::ActorStopped {
-                    scope: self.shared.name.clone(),
-                }),
+                .unwrap_or(CancelCause::NotSpawned),
         }));
     }
 

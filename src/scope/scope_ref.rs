@@ -65,7 +65,10 @@ impl ScopeRef {
         task: Task<T>,
     ) -> Result<TaskHandle<T>, ScopeError> {
         let (handle, launch) = task.into_parts();
-        self.check(&launch)?;
+        if let Err(error) = self.check(&launch) {
+            self.cancel_unspawned(launch.slot.as_ref());
+            return Err(error);
+        }
         self.spawn_launch(launch)?;
         Ok(handle)
     }
@@ -87,13 +90,20 @@ impl ScopeRef {
         // checked here.
         let in_graph: std::collections::HashSet<TaskId> =
             launches.iter().map(|launch| launch.id).collect();
-        for launch in &launches {
+        let checked = launches.iter().try_for_each(|launch| {
             self.check_timeout(launch)?;
-            for dependency in &launch.dependencies {
-                if !in_graph.contains(&dependency.id()) {
-                    self.check_dependency(launch, dependency.as_ref())?;
-                }
+            launch
+                .dependencies
+                .iter()
+                .filter(|dependency| !in_graph.contains(&dependency.id()))
+                .try_for_each(|dependency| self.check_dependency(launch, dependency.as_ref()))
+        });
+        if let Err(error) = checked {
+            // Nothing was spawned; end the tasks so their handles do not wait forever.
+            for launch in &launches {
+                self.cancel_unspawned(launch.slot.as_ref());
             }
+            return Err(error);
         }
         let mut launches = launches.into_iter();
         while let Some(launch) = launches.next() {
