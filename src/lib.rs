@@ -62,6 +62,7 @@
 #![warn(missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod breaker;
 mod cancel;
 mod compose;
 mod error;
@@ -74,6 +75,10 @@ mod scope;
 mod task;
 mod util;
 
+pub use breaker::{
+    BreakerBuilder, BreakerError, BreakerEvents, BreakerState, BreakerStats, CircuitBreaker,
+    Transition, TransitionReason,
+};
 pub use cancel::CancelCause;
 pub use compose::Step;
 pub use error::{BoxError, ConfigError};

@@ -73,6 +73,14 @@ pub(crate) fn in_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
+/// Sleeps for `duration`, or forever when there is none.
+pub(crate) async fn sleep_opt(duration: Option<std::time::Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sleeps until `deadline`, or forever when there is none.
 pub(crate) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {

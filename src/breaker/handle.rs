@@ -1,0 +1,363 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorRef};
+use tokio::sync::broadcast;
+
+use super::actor::{BreakerActor, BreakerMsg};
+use super::config::{BreakerBuilder, BreakerConfig};
+use super::core::{Core, Permit};
+use super::stats::Counters;
+use super::{BreakerError, BreakerEvents, BreakerState, BreakerStats, Transition, TransitionReason};
+use crate::util::CatchUnwind;
+use crate::{CancelCause, Context, Name};
+
+/// How long a manual control waits for the breaker's actor.
+const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A circuit breaker, shared by every task that calls through it.
+///
+/// Closed, it lets calls through and counts consecutive failures; at the threshold it opens and
+/// rejects calls at once; after the reset timeout it lets a few trial calls through
+/// (half-open), closing again when enough succeed and reopening when one fails. Admission and
+/// outcome counting are a few atomic operations on published state; the breaker's actor logs
+/// transitions, sends them to subscribers and applies manual controls.
+///
+/// Cloning is cheap; clones share the breaker. Dropping the last clone stops its actor.
+#[derive(Clone)]
+#[must_use = "dropping the last CircuitBreaker handle stops the breaker"]
+pub struct CircuitBreaker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Arc<Core>,
+    actor: ActorRef<BreakerMsg>,
+    events: broadcast::Sender<Transition>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.actor.stop(None);
+    }
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.inner.core.config.name)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts a call as cancelled when its future is dropped before the outcome was recorded.
+struct PermitGuard<'a> {
+    core: &'a Core,
+    permit: Option<Permit>,
+}
+
+impl PermitGuard<'_> {
+    fn take(&mut self) -> Permit {
+        self.permit.take().expect("an outcome is recorded once")
+    }
+}
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.core.cancelled(permit);
+        }
+    }
+}
+
+/// How a call's operation ended.
+enum Outcome<T, E> {
+    Done(Result<T, E>),
+    Panicked(String),
+    TimedOut,
+    Cancelled(CancelCause),
+}
+
+impl CircuitBreaker {
+    /// Starts building a breaker.
+    pub fn builder() -> BreakerBuilder {
+        BreakerBuilder::default()
+    }
+
+    pub(crate) async fn start(config: BreakerConfig) -> Result<CircuitBreaker, BreakerError> {
+        if !crate::util::in_runtime() {
+            return Err(BreakerError::NoRuntime);
+        }
+        let (events, _) = broadcast::channel(config.event_buffer);
+        let name = config.name.clone();
+        let core = Core::new(config);
+        let (actor, _) = Actor::spawn(None, BreakerActor, (Arc::clone(&core), events.clone()))
+            .await
+            .map_err(|error| BreakerError::Stopped {
+                breaker: name,
+                reason: error.to_string(),
+            })?;
+        Ok(CircuitBreaker {
+            inner: Arc::new(Inner {
+                core,
+                actor,
+                events,
+            }),
+        })
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &Name {
+        &self.inner.core.config.name
+    }
+
+    /// The breaker's current state.
+    pub fn state(&self) -> BreakerState {
+        self.inner.core.word().state
+    }
+
+    /// A snapshot of the breaker's counters.
+    pub fn stats(&self) -> BreakerStats {
+        self.inner.core.counters.snapshot(self.state())
+    }
+
+    /// Subscribes to the breaker's transitions, manual ones included.
+    pub fn events(&self) -> BreakerEvents {
+        BreakerEvents {
+            receiver: self.inner.events.subscribe(),
+            missed: 0,
+        }
+    }
+
+    /// Runs `operation` through the breaker, outside any scope.
+    ///
+    /// # Errors
+    ///
+    /// [`BreakerError::Open`] when rejected; [`BreakerError::Failed`] with the operation's
+    /// error; [`BreakerError::TimedOut`] past the call timeout; [`BreakerError::Panicked`] when
+    /// the operation panicked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the operation. The call then counts as neither success nor
+    /// failure, and a trial call gives its half-open slot back.
+    pub async fn call<F, Fut, T, E>(&self, operation: F) -> Result<T, BreakerError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
+    {
+        self.run(None, operation).await
+    }
+
+    /// Runs `operation` through the breaker for a task: when the task is cancelled (its scope
+    /// failed, its deadline passed), the operation is dropped and the call counts as neither
+    /// success nor failure.
+    ///
+    /// # Errors
+    ///
+    /// As [`CircuitBreaker::call`], and [`BreakerError::Cancelled`] when the task was
+    /// cancelled during the call.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`CircuitBreaker::call`].
+    pub async fn call_with<F, Fut, T, E>(
+        &self,
+        ctx: &Context,
+        operation: F,
+    ) -> Result<T, BreakerError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
+    {
+        self.run(Some(ctx), operation).await
+    }
+
+    async fn run<F, Fut, T, E>(
+        &self,
+        ctx: Option<&Context>,
+        operation: F,
+    ) -> Result<T, BreakerError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
+    {
+        let core = &*self.inner.core;
+        Counters::add(&core.counters.calls);
+        if let Some(cause) = ctx.and_then(Context::cancel_cause) {
+            Counters::add(&core.counters.cancellations);
+            return Err(BreakerError::Cancelled {
+                breaker: core.config.name.clone(),
+                cause,
+            });
+        }
+        let permit = match core.admit() {
+            Ok(permit) => permit,
+            Err(state) => {
+                Counters::add(&core.counters.rejections);
+                return Err(BreakerError::Open {
+                    breaker: core.config.name.clone(),
+                    state,
+                });
+            }
+        };
+        let mut guard = PermitGuard {
+            core,
+            permit: Some(permit),
+        };
+
+        let outcome = Self::race(core, ctx, operation()).await;
+
+        let permit = guard.take();
+        let name = || core.config.name.clone();
+        match outcome {
+            Outcome::Done(Ok(value)) => {
+                core.succeeded(permit);
+                Ok(value)
+            }
+            Outcome::Done(Err(error)) => {
+                let counts = core
+                    .config
+                    .is_failure
+                    .as_ref()
+                    .is_none_or(|is_failure| is_failure(&error));
+                if counts {
+                    core.failed(permit);
+                } else {
+                    core.succeeded(permit);
+                }
+                Err(BreakerError::Failed(error))
+            }
+            Outcome::Panicked(message) => {
+                core.failed(permit);
+                Err(BreakerError::Panicked {
+                    breaker: name(),
+                    message,
+                })
+            }
+            Outcome::TimedOut => {
+                Counters::add(&core.counters.timeouts);
+                core.failed(permit);
+                Err(BreakerError::TimedOut {
+                    breaker: name(),
+                    timeout: core.config.call_timeout.unwrap_or_default(),
+                })
+            }
+            Outcome::Cancelled(cause) => {
+                core.cancelled(permit);
+                Err(BreakerError::Cancelled {
+                    breaker: name(),
+                    cause,
+                })
+            }
+        }
+    }
+
+    /// Runs the operation against the call timeout and the caller's cancellation. The
+    /// operation is dropped before this returns.
+    async fn race<Fut, T, E>(core: &Core, ctx: Option<&Context>, operation: Fut) -> Outcome<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        tokio::pin!(operation);
+        let operation = CatchUnwind::new(operation.as_mut());
+        let finished = |result: Result<Result<T, E>, String>| match result {
+            Ok(result) => Outcome::Done(result),
+            Err(message) => Outcome::Panicked(message),
+        };
+        match (core.config.call_timeout, ctx) {
+            (None, None) => finished(operation.await),
+            (Some(timeout), None) => {
+                match tokio::time::timeout(timeout, operation).await {
+                    Ok(result) => finished(result),
+                    Err(_) => Outcome::TimedOut,
+                }
+            }
+            (timeout, Some(ctx)) => {
+                tokio::select! {
+                    biased;
+                    result = operation => finished(result),
+                    () = crate::util::sleep_opt(timeout) => Outcome::TimedOut,
+                    () = ctx.cancelled() => Outcome::Cancelled(
+                        ctx.cancel_cause().unwrap_or(CancelCause::NotSpawned),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Opens the breaker by hand. It rejects every call until [`CircuitBreaker::reset`].
+    ///
+    /// # Errors
+    ///
+    /// [`BreakerError::Stopped`] when the breaker's actor does not answer within 5 s.
+    ///
+    /// # Cancel safety
+    ///
+    /// The transition may still happen after the future is dropped.
+    pub async fn force_open(&self) -> Result<Transition, BreakerError> {
+        self.control(BreakerState::ForcedOpen, TransitionReason::ForcedOpen)
+            .await
+    }
+
+    /// Closes the breaker by hand. It admits every call and counts no failure until
+    /// [`CircuitBreaker::reset`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CircuitBreaker::force_open`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`CircuitBreaker::force_open`].
+    pub async fn force_closed(&self) -> Result<Transition, BreakerError> {
+        self.control(BreakerState::ForcedClosed, TransitionReason::ForcedClosed)
+            .await
+    }
+
+    /// Returns the breaker to closed, with no failure counted and the reset timeout back at
+    /// its base value.
+    ///
+    /// # Errors
+    ///
+    /// As [`CircuitBreaker::force_open`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`CircuitBreaker::force_open`].
+    pub async fn reset(&self) -> Result<Transition, BreakerError> {
+        self.control(BreakerState::Closed, TransitionReason::Reset)
+            .await
+    }
+
+    async fn control(
+        &self,
+        state: BreakerState,
+        reason: TransitionReason,
+    ) -> Result<Transition, BreakerError> {
+        let stopped = |reason: String| BreakerError::Stopped {
+            breaker: self.name().clone(),
+            reason,
+        };
+        let call = self.inner.actor.call(
+            |reply| BreakerMsg::Force {
+                state,
+                reason,
+                reply,
+            },
+            Some(CONTROL_TIMEOUT),
+        );
+        match call.await {
+            Ok(ractor::rpc::CallResult::Success(transition)) => Ok(transition),
+            Ok(ractor::rpc::CallResult::Timeout) => {
+                Err(stopped(format!("no answer within {CONTROL_TIMEOUT:?}")))
+            }
+            Ok(ractor::rpc::CallResult::SenderError) => Err(stopped("no answer".to_string())),
+            Err(error) => Err(stopped(error.to_string())),
+        }
+    }
+}
