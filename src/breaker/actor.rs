@@ -76,7 +76,10 @@ impl BreakerActor {
             .half_open_timeout
             .or(config.call_timeout)
             .unwrap_or(config.reset_timeout);
-        myself.send_after(delay, move || BreakerMsg::CheckHalfOpen { generation, seen });
+        myself.send_after(delay, move || BreakerMsg::CheckHalfOpen {
+            generation,
+            seen,
+        });
     }
 }
 

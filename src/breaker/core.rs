@@ -119,7 +119,10 @@ impl Core {
                             Some(TransitionReason::TrialsSucceeded { successes }),
                         )
                     } else {
-                        (word.with_trials(in_flight.saturating_sub(1), successes), None)
+                        (
+                            word.with_trials(in_flight.saturating_sub(1), successes),
+                            None,
+                        )
                     }
                 }
                 _ => return,
@@ -153,7 +156,14 @@ impl Core {
                 BreakerState::Closed => {
                     let failures = word.data.saturating_add(1);
                     if failures < self.config.failure_threshold {
-                        (Word { data: failures, ..word }, None, 0)
+                        (
+                            Word {
+                                data: failures,
+                                ..word
+                            },
+                            None,
+                            0,
+                        )
                     } else {
                         let reset_ms = self.reset_ms.load(Ordering::Acquire);
                         (
@@ -296,10 +306,11 @@ impl Core {
         reset_timeout: Option<Duration>,
     ) {
         let transition = self.transition(from, to, reason, reset_timeout);
-        let delivered = self
-            .actor
-            .get()
-            .is_some_and(|actor| actor.cast(BreakerMsg::Transitioned(transition.clone())).is_ok());
+        let delivered = self.actor.get().is_some_and(|actor| {
+            actor
+                .cast(BreakerMsg::Transitioned(transition.clone()))
+                .is_ok()
+        });
         if !delivered {
             super::actor::log_transition(&transition);
         }

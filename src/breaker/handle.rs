@@ -8,7 +8,9 @@ use super::actor::{BreakerActor, BreakerMsg};
 use super::config::{BreakerBuilder, BreakerConfig};
 use super::core::{Core, Permit};
 use super::stats::Counters;
-use super::{BreakerError, BreakerEvents, BreakerState, BreakerStats, Transition, TransitionReason};
+use super::{
+    BreakerError, BreakerEvents, BreakerState, BreakerStats, Transition, TransitionReason,
+};
 use crate::util::CatchUnwind;
 use crate::{CancelCause, Context, Name};
 
@@ -271,12 +273,10 @@ impl CircuitBreaker {
         };
         match (core.config.call_timeout, ctx) {
             (None, None) => finished(operation.await),
-            (Some(timeout), None) => {
-                match tokio::time::timeout(timeout, operation).await {
-                    Ok(result) => finished(result),
-                    Err(_) => Outcome::TimedOut,
-                }
-            }
+            (Some(timeout), None) => match tokio::time::timeout(timeout, operation).await {
+                Ok(result) => finished(result),
+                Err(_) => Outcome::TimedOut,
+            },
             (timeout, Some(ctx)) => {
                 tokio::select! {
                     biased;
