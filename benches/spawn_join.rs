@@ -28,13 +28,19 @@ impl Actor for Child {
 /// A parent that spawns N linked children and replies once all have terminated.
 struct Parent;
 
+/// Spawn this many children and reply once all have terminated.
+struct Run(usize, RpcReplyPort<()>);
+
+#[cfg(feature = "cluster")]
+impl ractor::Message for Run {}
+
 struct ParentState {
     remaining: usize,
     reply: Option<RpcReplyPort<()>>,
 }
 
 impl Actor for Parent {
-    type Msg = (usize, RpcReplyPort<()>);
+    type Msg = Run;
     type State = ParentState;
     type Arguments = ();
 
@@ -52,7 +58,7 @@ impl Actor for Parent {
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
-        (count, reply): Self::Msg,
+        Run(count, reply): Self::Msg,
         state: &mut ParentState,
     ) -> Result<(), ActorProcessingErr> {
         state.remaining = count;
@@ -84,7 +90,7 @@ impl Actor for Parent {
 
 async fn bare_ractor(count: usize) {
     let (parent, handle) = Actor::spawn(None, Parent, ()).await.expect("parent starts");
-    ractor::call!(parent, |reply| (count, reply)).expect("children finish");
+    ractor::call!(parent, |reply| Run(count, reply)).expect("children finish");
     handle.await.expect("parent stops");
 }
 
