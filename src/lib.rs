@@ -70,6 +70,7 @@ mod graph;
 mod manager;
 mod names;
 mod observe;
+mod pool;
 mod resource;
 mod scope;
 mod task;
@@ -88,6 +89,7 @@ pub use names::{ManagerId, Name, ScopeId, TaskId};
 pub use observe::{
     live_actors, ActorKind, ErrorReport, ErrorReports, LiveActor, ReportKind, Stats, Tree,
 };
+pub use pool::{AcquireWith, PoolBuilder, PoolError, PoolStats, PoolStatus, Pooled, ResourcePool};
 pub use resource::{release_fn, ReleaseError, ReleaseFailure, ReleaseFn, Resource};
 pub use scope::{FailurePolicy, Progress, Scope, ScopeError, ScopeOptions, ScopeRef};
 pub use task::{Context, Task, TaskError, TaskHandle, TaskState};
