@@ -38,6 +38,17 @@ pub enum PoolError {
         #[source]
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Every item this acquire was handed failed validation: each idle item and a new one.
+    #[error("pool '{pool}' handed out {attempts} items in a row that failed validation: {source}")]
+    Invalid {
+        /// Pool name.
+        pool: Name,
+        /// How many items were tried.
+        attempts: usize,
+        /// The last validation error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// An invalid setting.
     #[error(transparent)]
     Config(#[from] ConfigError),

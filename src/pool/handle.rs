@@ -218,11 +218,20 @@ impl<T: Send + 'static> ResourcePool<T> {
             AcquireWith::Default => (default, None),
         };
         let started = Instant::now();
-        let deadline = started + timeout;
+        // A timeout too large to add is no limit at all.
+        let deadline = started.checked_add(timeout);
         let mut keep_place = false;
+        let mut invalid = 0;
         loop {
             if shared.is_closed() {
                 return Err(self.closed());
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                lock(&shared.books).stats.timeouts += 1;
+                return Err(PoolError::TimedOut {
+                    pool: shared.config.name.clone(),
+                    timeout,
+                });
             }
             if let Some(cause) = ctx.and_then(Context::cancel_cause) {
                 lock(&shared.books).stats.cancellations += 1;
@@ -233,7 +242,7 @@ impl<T: Send + 'static> ResourcePool<T> {
                 None => self.wait(deadline, timeout, ctx, keep_place).await?,
             };
             match self.check(item).await {
-                Some(item) => {
+                Ok(item) => {
                     lock(&shared.books).stats.acquired += 1;
                     return Ok(Pooled {
                         shared: Arc::clone(&self.inner.shared),
@@ -241,8 +250,19 @@ impl<T: Send + 'static> ResourcePool<T> {
                         broken: false,
                     });
                 }
-                // Failed validation: released; wait again at the front of the queue.
-                None => keep_place = true,
+                // Failed validation: released; wait again at the front of the queue, unless every
+                // item there was and a new one failed too.
+                Err(error) => {
+                    invalid += 1;
+                    if invalid > shared.config.max_size {
+                        return Err(PoolError::Invalid {
+                            pool: shared.config.name.clone(),
+                            attempts: invalid,
+                            source: Arc::from(error),
+                        });
+                    }
+                    keep_place = true;
+                }
             }
         }
     }
@@ -250,7 +270,7 @@ impl<T: Send + 'static> ResourcePool<T> {
     /// Waits in the actor's queue for an item.
     async fn wait(
         &self,
-        deadline: Instant,
+        deadline: Option<Instant>,
         timeout: Duration,
         ctx: Option<&Context>,
         front: bool,
@@ -287,7 +307,7 @@ impl<T: Send + 'static> ResourcePool<T> {
         let outcome = tokio::select! {
             biased;
             received = &mut guard.receiver => Some(received),
-            () = tokio::time::sleep_until(deadline) => None,
+            () = crate::util::sleep_until_opt(deadline) => None,
             () = cancelled => None,
         };
         match outcome {
@@ -316,12 +336,12 @@ impl<T: Send + 'static> ResourcePool<T> {
         }
     }
 
-    /// Runs the validation hook on an item counted in use. Returns `None` when it failed (the
-    /// item is then released).
-    async fn check(&self, item: Item<T>) -> Option<Item<T>> {
+    /// Runs the validation hook on an item counted in use. Returns the hook's error when it
+    /// failed (the item is then released).
+    async fn check(&self, item: Item<T>) -> Result<Item<T>, BoxError> {
         let shared = &*self.inner.shared;
         let Some(validate) = shared.config.validate.clone() else {
-            return Some(item);
+            return Ok(item);
         };
         let mut checking = Checking {
             shared,
@@ -331,16 +351,16 @@ impl<T: Send + 'static> ResourcePool<T> {
         let outcome = crate::util::CatchUnwind::new(validate(item.value)).await;
         checking.armed = false;
         match outcome {
-            Ok(Ok(value)) => Some(Item { value, created }),
+            Ok(Ok(value)) => Ok(Item { value, created }),
             Ok(Err(error)) => {
                 tracing::debug!(pool.name = %shared.config.name, error = %error, "pool item failed validation");
                 self.released_invalid();
-                None
+                Err(error)
             }
             Err(panic) => {
                 tracing::warn!(pool.name = %shared.config.name, panic = %panic, "pool validation panicked");
                 self.released_invalid();
-                None
+                Err(format!("validation panicked: {panic}").into())
             }
         }
     }
@@ -433,13 +453,21 @@ impl<T: Send + 'static> Deref for Pooled<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.item.as_ref().expect("the item is present until drop").value
+        &self
+            .item
+            .as_ref()
+            .expect("the item is present until drop")
+            .value
     }
 }
 
 impl<T: Send + 'static> DerefMut for Pooled<T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.item.as_mut().expect("the item is present until drop").value
+        &mut self
+            .item
+            .as_mut()
+            .expect("the item is present until drop")
+            .value
     }
 }
 
