@@ -398,7 +398,7 @@ async fn acquire_with_context_is_cancelled_with_its_scope() {
     let waiting = pool.clone();
     let task = scope
         .spawn(Task::new("waits", move |ctx: Context| async move {
-            waiting.acquire(&ctx).await?;
+            let _item = waiting.acquire(&ctx).await?;
             Ok::<_, BoxError>(())
         }))
         .unwrap();
