@@ -51,23 +51,6 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
-/// Spawns `future` on the current tokio runtime, if there is one. `Drop` code uses it, and may
-/// run with no runtime (for example while the runtime shuts down). The work is then skipped,
-/// which is one of the documented exceptions to "every resource is released".
-pub(crate) fn spawn_detached<F>(future: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(future);
-        }
-        Err(_) => {
-            tracing::error!("no tokio runtime to finish background cleanup; work skipped");
-        }
-    }
-}
-
 /// Returns whether a tokio runtime is running on this thread.
 pub(crate) fn in_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()

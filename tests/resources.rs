@@ -212,9 +212,13 @@ async fn released_in_reverse_after_kill() {
         .find(|a| a.kind == ActorKind::Task)
         .expect("task actor is live");
     actor.cell.kill();
-    assert!(task.join().await.unwrap_err().is_cancelled());
-    // The scope goes on and finishes once the killed task's releases are done.
-    scope.wait().await.unwrap();
+    assert!(matches!(
+        task.join().await.unwrap_err(),
+        TaskError::Killed { .. }
+    ));
+    // A killed task fails its scope, which finishes once the task's releases are done.
+    let error = scope.wait().await.unwrap_err();
+    assert!(matches!(error.task_error(), Some(TaskError::Killed { .. })), "{error}");
     assert_eq!(released(&log), reverse_order());
     manager.shutdown().await.unwrap();
 }

@@ -105,9 +105,9 @@ impl Manager {
         config: ManagerConfig,
         supervisor: Option<ActorCell>,
     ) -> Result<Manager, ManagerError> {
-        if !crate::util::in_runtime() {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(ManagerError::NoRuntime);
-        }
+        };
         config.validate()?;
 
         let id = ManagerId::next();
@@ -116,7 +116,7 @@ impl Manager {
             manager.name = %config.name,
             manager.id = %id,
         );
-        let hub = Hub::new(id.as_u64(), config.error_buffer, span);
+        let hub = Hub::new(id.as_u64(), config.error_buffer, span, runtime);
         let name = config.name.clone();
         let shared = Arc::new(ManagerShared::new(id, config, hub, supervisor.clone()));
         let args = Arc::clone(&shared);

@@ -16,8 +16,9 @@ pub(crate) fn begin(shared: &Arc<ManagerShared>) {
     if !shared.begin_closing() {
         return;
     }
-    let shared = Arc::clone(shared);
-    crate::util::spawn_detached(async move {
+    let background = Arc::clone(shared);
+    shared.hub.spawn(async move {
+        let shared = background;
         let outcome = stop_all(&shared).await;
         shared.set_outcome(outcome.clone());
         if let Some(actor) = shared.actor.get() {

@@ -15,17 +15,35 @@ pub(crate) struct Hub {
     pub(crate) errors: ErrorBus,
     pub(crate) resources: Arc<ReleaseGroup>,
     pub(crate) span: tracing::Span,
+    /// The runtime the tree was started on, for background cleanup started from `Drop` or
+    /// from a thread outside the runtime.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Hub {
-    pub(crate) fn new(root_id: u64, error_buffer: usize, span: tracing::Span) -> Arc<Self> {
+    /// Creates the hub of a new tree. Must be called inside a tokio runtime.
+    pub(crate) fn new(
+        root_id: u64,
+        error_buffer: usize,
+        span: tracing::Span,
+        runtime: tokio::runtime::Handle,
+    ) -> Arc<Self> {
         Arc::new(Hub {
             root_id,
             stats: StatsCell::default(),
             errors: ErrorBus::new(error_buffer),
             resources: ReleaseGroup::root(),
             span,
+            runtime,
         })
+    }
+
+    /// Runs `future` in the background on the tree's runtime, from any thread.
+    pub(crate) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<()>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.runtime.spawn(future)
     }
 
     fn publish(&self, report: ErrorReport) {

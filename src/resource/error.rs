@@ -38,8 +38,6 @@ pub enum ReleaseFailure {
     TimedOut(Duration),
     /// `release` panicked.
     Panicked(String),
-    /// The owner ended outside a tokio runtime, so the release could not run.
-    NoRuntime,
 }
 
 impl std::fmt::Display for ReleaseFailure {
@@ -48,9 +46,6 @@ impl std::fmt::Display for ReleaseFailure {
             ReleaseFailure::Failed(error) => write!(f, "{error}"),
             ReleaseFailure::TimedOut(timeout) => write!(f, "timed out after {timeout:?}"),
             ReleaseFailure::Panicked(message) => write!(f, "panicked: {message}"),
-            ReleaseFailure::NoRuntime => {
-                f.write_str("not run: no tokio runtime was running when its owner ended")
-            }
         }
     }
 }

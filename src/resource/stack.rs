@@ -165,9 +165,7 @@ impl ReleaseStack {
             let Some(entry) = next else {
                 return;
             };
-            if let Some(release) = self.start_release(entry) {
-                let _ = release.await;
-            }
+            let _ = self.start_release(entry).await;
         }
     }
 
@@ -177,32 +175,22 @@ impl ReleaseStack {
         self.closed.store(true, Ordering::SeqCst);
     }
 
-    /// Starts draining in a background task, for exit paths that cannot await (a `Drop`).
-    /// Does nothing when the stack is already empty or no tokio runtime is running.
-    pub(crate) fn drain_in_background(self: &Arc<Self>) {
-        {
-            let entries = lock(&self.entries);
-            self.closed.store(true, Ordering::SeqCst);
-            if entries.is_empty() {
-                return;
-            }
-        }
+    /// Starts draining in a background task once every resource below `first` is released,
+    /// so that an owner's resources go after those of the tasks and scopes below it.
+    pub(crate) fn drain_after(self: &Arc<Self>, first: Arc<ReleaseGroup>) {
+        self.close();
         let stack = Arc::clone(self);
-        crate::util::spawn_detached(async move { stack.drain().await });
+        self.hub.spawn(async move {
+            first.wait_idle().await;
+            stack.drain().await;
+        });
     }
 
-    /// Releases one entry in its own tokio task, bounded by the release timeout, and reports
-    /// the outcome from there. Without a tokio runtime the release cannot run; it is then
-    /// reported as failed.
-    fn start_release(self: &Arc<Self>, entry: Entry) -> Option<tokio::task::JoinHandle<()>> {
+    /// Releases one entry in its own tokio task on the tree's runtime, bounded by the release
+    /// timeout, and reports the outcome from there.
+    fn start_release(self: &Arc<Self>, entry: Entry) -> tokio::task::JoinHandle<()> {
         let stack = Arc::clone(self);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => Some(runtime.spawn(async move { stack.release_one(entry).await })),
-            Err(_) => {
-                self.record(&entry.name, Some(ReleaseFailure::NoRuntime));
-                None
-            }
-        }
+        self.hub.spawn(async move { stack.release_one(entry).await })
     }
 
     async fn release_one(&self, entry: Entry) {

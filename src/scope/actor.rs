@@ -56,7 +56,7 @@ impl Drop for ScopeGuard {
             scope: shared.name.clone(),
         });
         self.scope.cancel_queued();
-        shared.resources.drain_in_background();
+        shared.resources.drain_after(std::sync::Arc::clone(&shared.tasks));
         tracing::warn!(scope.name = %shared.name, scope.id = %shared.id, "scope killed");
         shared.set_result(Err(ScopeError::Killed {
             scope: shared.name.clone(),
@@ -134,9 +134,17 @@ impl Actor for ScopeActor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorTerminated(cell, ..)
-            | SupervisionEvent::ActorFailed(cell, _) => {
+        let cell = match &event {
+            SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
+                Some(cell.clone())
+            }
+            _ => None,
+        };
+        // A task that stopped gracefully sends its state inside the event: drop it now, which
+        // makes the task's outcome final and counts it out, before the scope may finish.
+        drop(event);
+        match cell {
+            Some(cell) => {
                 // ractor sends this just before it marks the actor stopped.
                 if cell.get_status() != ActorStatus::Stopped {
                     state.stragglers.push(cell.clone());
@@ -148,7 +156,7 @@ impl Actor for ScopeActor {
                 Box::pin(schedule(&myself, state)).await;
                 maybe_finish(&myself, state).await
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -272,6 +280,9 @@ async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
         let _ = cell.wait(None).await;
     }
     let shared = &state.scope.shared;
+    // The tasks' resources (and their child scopes') go first, then the scope's own.
+    shared.all_tasks_gone().await;
+    shared.tasks.wait_idle().await;
     shared.resources.drain().await;
     shared.group.wait_idle().await;
 

@@ -8,7 +8,6 @@ use super::actor::ScopeMsg;
 use super::shared::ScopeShared;
 use super::{Progress, ScopeError};
 use crate::cancel::CancelNode;
-use crate::observe::live_actors;
 use crate::task::TaskLaunch;
 use crate::{
     CancelCause, ConfigError, GraphError, Name, Resource, ScopeId, Task, TaskGraph, TaskHandle,
@@ -245,16 +244,8 @@ impl ScopeRef {
     /// resource registered below the scope has been released.
     pub(crate) async fn terminated(&self) {
         let _ = self.actor.get_cell().wait(None).await;
-        if matches!(
-            self.shared.result(),
-            None | Some(Err(ScopeError::Killed { .. }))
-        ) {
-            // After a kill, ractor stops the task actors without waiting for them.
-            let id = self.shared.id.as_u64();
-            for task in live_actors().into_iter().filter(|a| a.parent == Some(id)) {
-                let _ = task.cell.wait(None).await;
-            }
-        }
+        // After a kill, ractor stops the task actors without waiting for them.
+        self.shared.all_tasks_gone().await;
         self.shared.group.wait_idle().await;
     }
 

@@ -44,7 +44,14 @@ pub(crate) struct ScopeShared {
     pub(crate) own_deadline: Option<(Instant, Duration)>,
     pub(crate) release_timeout: Duration,
     pub(crate) resources: Arc<ReleaseStack>,
+    /// Every resource below the scope, its own included.
     pub(crate) group: Arc<ReleaseGroup>,
+    /// The resources of the scope's tasks and of the child scopes they opened, which are
+    /// released before the scope's own.
+    pub(crate) tasks: Arc<ReleaseGroup>,
+    /// Task actors whose state has not been dropped yet; see `TaskGuard`.
+    live_tasks: std::sync::atomic::AtomicUsize,
+    tasks_gone: tokio::sync::Notify,
     pub(crate) span: tracing::Span,
     pub(crate) parent: ParentKind,
     pub(crate) parent_id: Option<u64>,
@@ -88,7 +95,10 @@ impl ScopeShared {
             own_deadline,
             release_timeout,
             resources,
+            tasks: ReleaseGroup::child(&group),
             group,
+            live_tasks: std::sync::atomic::AtomicUsize::new(0),
+            tasks_gone: tokio::sync::Notify::new(),
             span,
             parent,
             parent_id,
@@ -143,6 +153,32 @@ impl ScopeShared {
         lock(&self.queue).pop_front()
     }
 
+    /// Counts a task actor in, from its `pre_start`.
+    pub(crate) fn task_alive(&self) {
+        self.live_tasks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts a task actor out, once it has stopped and its state is gone.
+    pub(crate) fn task_gone(&self) {
+        if self.live_tasks.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.tasks_gone.notify_waiters();
+        }
+    }
+
+    /// Completes once every task actor started by the scope has stopped and dropped its state
+    /// (so its outcome is final and its cleanup has started).
+    pub(crate) async fn all_tasks_gone(&self) {
+        loop {
+            let gone = self.tasks_gone.notified();
+            tokio::pin!(gone);
+            gone.as_mut().enable();
+            if self.live_tasks.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            gone.await;
+        }
+    }
+
     /// The scope's result, from its first error, its cancellation and its releases.
     pub(crate) fn compute_result(&self) -> Result<(), ScopeError> {
         if let Some(error) = self.first_error.get() {
@@ -159,7 +195,8 @@ impl ScopeShared {
                 cause,
             });
         }
-        if let Some(failure) = self.group.failures().into_iter().next() {
+        let mut failures = self.tasks.failures().into_iter().chain(self.group.failures());
+        if let Some(failure) = failures.next() {
             return Err(ScopeError::ReleaseFailed {
                 scope: self.name.clone(),
                 scope_id: self.id,

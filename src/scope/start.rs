@@ -110,7 +110,7 @@ pub(crate) async fn start_child(
         cancel: CancelNode::child(&shared.cancel, Inherit::Wrapped),
         parent_deadline: shared.deadline,
         release_timeout: shared.release_timeout,
-        group: ReleaseGroup::child(&shared.group),
+        group: ReleaseGroup::child(&shared.tasks),
         span: shared.span.clone(),
         parent: ParentKind::Task,
         parent_id: Some(shared.id.as_u64()),
@@ -124,12 +124,12 @@ pub(crate) async fn start_standalone(
     options: ScopeOptions,
     supervisor: Option<ActorCell>,
 ) -> Result<Scope, ScopeError> {
-    if !crate::util::in_runtime() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return Err(ScopeError::NoRuntime);
-    }
+    };
     let id = ScopeId::next();
     let span = tracing::info_span!("standalone", scope.id = %id);
-    let hub = Hub::new(id.as_u64(), STANDALONE_ERROR_BUFFER, span.clone());
+    let hub = Hub::new(id.as_u64(), STANDALONE_ERROR_BUFFER, span.clone(), runtime);
     let group = ReleaseGroup::child(&hub.resources);
     let parent = match &supervisor {
         Some(cell) => ParentKind::User(cell.clone()),

@@ -9,7 +9,6 @@ use super::{Context, TaskError, TaskLaunch, TaskSlot, TaskState};
 use crate::observe::{register, ActorKind, Entry, Registration};
 use crate::scope::ScopeRef;
 use crate::util::CatchUnwind;
-use crate::CancelCause;
 
 /// The actor that runs one task body.
 ///
@@ -52,29 +51,51 @@ struct TaskGuard {
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        if self.slot.is_finished() {
-            return;
-        }
-        let scope = self.ctx.scope();
-        let cause = self
-            .ctx
-            .cancel_cause()
-            .unwrap_or_else(|| CancelCause::ActorStopped {
-                scope: scope.name().clone(),
+        let scope = self.ctx.scope().clone();
+        if !self.slot.is_finished() {
+            // Killed, or its parent exited, before the body reached its end.
+            let from = self.slot.state();
+            let error = match self.ctx.cancel_cause() {
+                Some(cause) => TaskError::Cancelled {
+                    task: self.slot.name().clone(),
+                    task_id: self.slot.id(),
+                    cause,
+                },
+                None => TaskError::Killed {
+                    task: self.slot.name().clone(),
+                    task_id: self.slot.id(),
+                },
+            };
+            if self.slot.finish(Err(error.clone())) {
+                let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
+                scope.record_task_finished(from, error.state(), ran_for);
+                if error.is_failure() {
+                    scope.record_failure(&error);
+                }
+            }
+            // Release in order in the background: the child scopes' resources first, then
+            // this task's.
+            self.ctx.cancel_children();
+            let ctx = self.ctx.clone();
+            scope.shared().hub.spawn(async move {
+                ctx.close_children().await;
+                if let Some(stack) = ctx.close_resources().cloned() {
+                    stack.drain().await;
+                }
             });
-        let from = self.slot.state();
-        let error = TaskError::Cancelled {
-            task: self.slot.name().clone(),
-            task_id: self.slot.id(),
-            cause,
-        };
-        if self.slot.finish(Err(error)) {
-            let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
-            scope.record_task_finished(from, TaskState::Cancelled, ran_for);
         }
-        self.ctx.cancel_children();
-        if let Some(stack) = self.ctx.close_resources() {
-            stack.drain_in_background();
+
+        // Count the actor out of its scope once ractor has marked it stopped.
+        let shared = std::sync::Arc::clone(scope.shared());
+        let cell = self.ctx.actor_cell().clone();
+        if cell.get_status() == ractor::ActorStatus::Stopped {
+            shared.task_gone();
+        } else {
+            let hub = std::sync::Arc::clone(&shared.hub);
+            hub.spawn(async move {
+                let _ = cell.wait(None).await;
+                shared.task_gone();
+            });
         }
     }
 }
@@ -91,6 +112,8 @@ impl Actor for TaskActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let TaskArgs { launch, scope } = args;
         let shared = scope.shared();
+        // Counted out by `TaskGuard`, which every exit path drops.
+        shared.task_alive();
         let span = tracing::debug_span!(
             parent: &shared.span,
             "task",

@@ -226,7 +226,7 @@ impl Context {
                 scope_id: shared.id,
                 task: Some((self.inner.task.clone(), self.inner.task_id)),
             },
-            Arc::clone(&shared.group),
+            Arc::clone(&shared.tasks),
             Arc::clone(&shared.hub),
             shared.release_timeout,
         )
@@ -235,6 +235,11 @@ impl Context {
     /// Closes the task's release stack, returning it if resources were ever registered.
     pub(crate) fn close_resources(&self) -> Option<&Arc<ReleaseStack>> {
         self.inner.resources.get_or_init(|| None).as_ref()
+    }
+
+    /// The task's own actor.
+    pub(crate) fn actor_cell(&self) -> &ActorCell {
+        &self.inner.actor
     }
 
     pub(crate) fn cancel_node(&self) -> &Arc<CancelNode> {

@@ -61,6 +61,14 @@ pub enum TaskError {
         /// How the dependency ended.
         dependency_state: TaskState,
     },
+    /// The task's actor was killed (by the user, or because its parent exited) before its body
+    /// finished, while its scope was not cancelled.
+    Killed {
+        /// Task name.
+        task: Name,
+        /// Task id.
+        task_id: TaskId,
+    },
     /// The task's value is still held by another handle or a dependent, so it cannot be taken
     /// out.
     ResultShared {
@@ -107,6 +115,9 @@ impl fmt::Display for TaskError {
                     _ => "did not complete",
                 }
             ),
+            TaskError::Killed { task, .. } => {
+                write!(f, "task '{task}' was killed before it finished")
+            }
             TaskError::ResultShared { task, .. } => write!(
                 f,
                 "the value of task '{task}' is still shared; drop the other handles first or read it with `result`"
@@ -139,6 +150,7 @@ impl TaskError {
             | TaskError::TimedOut { task, .. }
             | TaskError::Cancelled { task, .. }
             | TaskError::Skipped { task, .. }
+            | TaskError::Killed { task, .. }
             | TaskError::ResultShared { task, .. }
             | TaskError::NotFinished { task, .. } => task,
         }
@@ -152,6 +164,7 @@ impl TaskError {
             | TaskError::TimedOut { task_id, .. }
             | TaskError::Cancelled { task_id, .. }
             | TaskError::Skipped { task_id, .. }
+            | TaskError::Killed { task_id, .. }
             | TaskError::ResultShared { task_id, .. }
             | TaskError::NotFinished { task_id, .. } => *task_id,
         }
@@ -160,7 +173,9 @@ impl TaskError {
     /// The task's state that this error stands for.
     pub fn state(&self) -> TaskState {
         match self {
-            TaskError::Failed { .. } | TaskError::Panicked { .. } => TaskState::Failed,
+            TaskError::Failed { .. } | TaskError::Panicked { .. } | TaskError::Killed { .. } => {
+                TaskState::Failed
+            }
             TaskError::TimedOut { .. } => TaskState::TimedOut,
             TaskError::Cancelled { .. } => TaskState::Cancelled,
             TaskError::Skipped { .. } => TaskState::Skipped,
@@ -192,7 +207,10 @@ impl TaskError {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            TaskError::Failed { .. } | TaskError::Panicked { .. } | TaskError::TimedOut { .. }
+            TaskError::Failed { .. }
+                | TaskError::Panicked { .. }
+                | TaskError::TimedOut { .. }
+                | TaskError::Killed { .. }
         )
     }
 
