@@ -116,3 +116,29 @@ fn spawn_from_plain_thread_works() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn huge_durations_mean_no_limit() {
+    let manager = Manager::start(ManagerConfig::default().shutdown_timeout(Duration::MAX))
+        .await
+        .unwrap();
+    let scope = manager
+        .scope_with(ScopeOptions::new("forever").deadline(Duration::MAX))
+        .await
+        .unwrap();
+    let task = scope
+        .spawn(
+            Task::new("t", |_ctx: Context| async { Ok::<u8, BoxError>(1) }).timeout(Duration::MAX),
+        )
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert_eq!(*task.result().unwrap(), 1);
+    let standalone = Scope::start(ScopeOptions::new("x").deadline(Duration::MAX))
+        .await
+        .unwrap();
+    standalone.wait().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), manager.shutdown())
+        .await
+        .expect("shutdown finished")
+        .unwrap();
+}

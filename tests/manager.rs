@@ -308,3 +308,112 @@ async fn user_actor_stop_releases_linked_resources() {
         Err(ManagerError::Killed { .. })
     ));
 }
+
+fn two_threads() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn shutdown_from_plain_thread() {
+    let runtime = two_threads();
+    let manager = runtime
+        .block_on(Manager::start(ManagerConfig::new("plain")))
+        .unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let other = manager.clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(futures::executor::block_on(other.shutdown()));
+    });
+    let outcome = done_rx.recv_timeout(Duration::from_secs(10));
+    assert!(matches!(outcome, Ok(Ok(()))), "{outcome:?}");
+    let again = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), manager.shutdown()).await
+    });
+    assert!(matches!(again, Ok(Ok(()))), "{again:?}");
+}
+
+#[test]
+fn last_handle_dropped_on_plain_thread() {
+    let runtime = two_threads();
+    let (manager, scope) = runtime.block_on(async {
+        let manager = Manager::start(ManagerConfig::new("dropped-plain"))
+            .await
+            .unwrap();
+        let scope = manager.scope("s").await.unwrap();
+        (manager, scope)
+    });
+    let handle = scope
+        .spawn(Task::new("long", |_ctx: Context| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    std::thread::spawn(move || drop(manager)).join().unwrap();
+    let joined = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), handle.join()).await });
+    let error = joined.expect("the manager shut down").unwrap_err();
+    assert!(error.is_cancelled(), "{error}");
+    drop(scope);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_manager_shutdown_waits_for_tree() {
+    let manager = Manager::start(ManagerConfig::new("killed")).await.unwrap();
+    let log = Log::default();
+    let scope = manager.scope("top").await.unwrap();
+    let task_log = log.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    scope
+        .spawn(Task::new("holder", move |ctx: Context| async move {
+            ctx.register(release_fn("slow", move || async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                task_log.push("released:slow");
+                Ok::<(), std::io::Error>(())
+            }))?;
+            let _ = ready_tx.send(());
+            std::future::pending::<()>().await;
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    ready_rx.await.unwrap();
+    let cells = manager.live_actors();
+    manager.actor().unwrap().kill();
+    let result = tokio::time::timeout(Duration::from_secs(10), manager.shutdown())
+        .await
+        .expect("shutdown returned");
+    assert!(
+        matches!(result, Err(ManagerError::Killed { .. })),
+        "{result:?}"
+    );
+    for actor in &cells {
+        assert_eq!(
+            actor.status(),
+            ActorStatus::Stopped,
+            "{} {}",
+            actor.kind,
+            actor.name
+        );
+    }
+    assert_eq!(log.entries(), vec!["released:slow"]);
+    drop(scope);
+}
+
+#[tokio::test(start_paused = true)]
+async fn manager_stopped_by_ractor_keeps_default_parent() {
+    let (parent, _) = Actor::spawn(None, DefaultParent, ()).await.unwrap();
+    let manager = Manager::start_linked(ManagerConfig::new("stopped"), parent.get_cell())
+        .await
+        .unwrap();
+    let scope = manager.scope("works").await.unwrap();
+    scope.spawn(quick_task()).unwrap();
+    scope.wait().await.unwrap();
+    manager.actor().unwrap().stop(None);
+    manager.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(parent.get_status(), ActorStatus::Running);
+    parent.stop(None);
+}

@@ -150,3 +150,90 @@ async fn shutdown_racing_new_work_never_hangs() {
         assert!(manager.live_actors().is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_kill_while_tasks_finish() {
+    let manager = Manager::start(ManagerConfig::new("kill-finish"))
+        .await
+        .unwrap();
+    for round in 0..100 {
+        let scope = manager.scope(format!("r{round}")).await.unwrap();
+        let go = Arc::new(tokio::sync::Notify::new());
+        let mut handles = Vec::new();
+        for i in 0..40 {
+            let go = Arc::clone(&go);
+            handles.push(
+                scope
+                    .spawn(Task::new(
+                        format!("p{i}"),
+                        move |_ctx: Context| async move {
+                            go.notified().await;
+                            Ok::<(), BoxError>(())
+                        },
+                    ))
+                    .unwrap(),
+            );
+        }
+        let scope_id = scope.id().as_u64();
+        // Wait until every task is parked.
+        let cells = loop {
+            let cells: Vec<_> = manager
+                .live_actors()
+                .into_iter()
+                .filter(|a| a.parent == Some(scope_id))
+                .collect();
+            if cells.len() == 40 {
+                break cells;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let scope_cell = manager
+            .live_actors()
+            .into_iter()
+            .find(|a| a.kind == ActorKind::Scope && a.id == scope_id)
+            .unwrap();
+        go.notify_waiters();
+        tokio::task::yield_now().await;
+        scope_cell.cell.kill();
+        let _ = tokio::time::timeout(BOUND, scope.wait())
+            .await
+            .expect("wait returned");
+        for actor in &cells {
+            assert_eq!(
+                actor.status(),
+                ractor::ActorStatus::Stopped,
+                "round {round}: {}",
+                actor.name
+            );
+        }
+        assert!(
+            handles.iter().all(|h| h.state().is_finished()),
+            "round {round}"
+        );
+        let stats = manager.stats();
+        assert!(stats.tasks_balanced(), "{stats:?}");
+    }
+    let stats = manager.stats();
+    assert_eq!(stats.tasks_running + stats.tasks_pending, 0, "{stats:?}");
+    tokio::time::timeout(BOUND, manager.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_racing_shutdown_ends() {
+    for _ in 0..2_000 {
+        let manager = Manager::start(ManagerConfig::new("bus")).await.unwrap();
+        let other = manager.clone();
+        let subscriber = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            let mut reports = other.errors();
+            drop(other);
+            tokio::time::timeout(Duration::from_secs(5), reports.recv()).await
+        });
+        manager.shutdown().await.unwrap();
+        let received = subscriber.await.unwrap();
+        assert!(matches!(received, Ok(None)), "{received:?}");
+    }
+}

@@ -218,7 +218,10 @@ async fn released_in_reverse_after_kill() {
     ));
     // A killed task fails its scope, which finishes once the task's releases are done.
     let error = scope.wait().await.unwrap_err();
-    assert!(matches!(error.task_error(), Some(TaskError::Killed { .. })), "{error}");
+    assert!(
+        matches!(error.task_error(), Some(TaskError::Killed { .. })),
+        "{error}"
+    );
     assert_eq!(released(&log), reverse_order());
     manager.shutdown().await.unwrap();
 }
@@ -376,5 +379,137 @@ async fn register_after_finish_releases_at_once() {
     assert!(matches!(error, ScopeError::Closed { .. }));
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert_eq!(released(&log), vec!["released:late"]);
+    manager.shutdown().await.unwrap();
+}
+
+/// A resource whose release takes `delay_ms` and then logs `released:<name>`.
+fn slow(name: &'static str, log: &Log, delay_ms: u64) -> impl ractor_scope::Resource {
+    let log = log.clone();
+    release_fn(name, move || async move {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        log.push(format!("released:{name}"));
+        Ok::<(), BoxError>(())
+    })
+}
+
+/// Opens a scope `s` with resource S and a task that registers T1, then T2 (slow to
+/// release), and parks. Returns once the task has registered both.
+async fn scope_with_parked_holder(
+    manager: &Manager,
+    log: &Log,
+) -> (ractor_scope::Scope, ractor_scope::TaskHandle<()>) {
+    let scope = manager.scope("s").await.unwrap();
+    scope.register(slow("S", log, 0)).unwrap();
+    let task_log = log.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let handle = scope
+        .spawn(Task::new("holder", move |ctx: Context| async move {
+            ctx.register(slow("T1", &task_log, 0))?;
+            ctx.register(slow("T2", &task_log, 50))?;
+            let _ = ready_tx.send(());
+            std::future::pending::<()>().await;
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    ready_rx.await.unwrap();
+    (scope, handle)
+}
+
+fn owners_in_reverse() -> Vec<String> {
+    ["released:T2", "released:T1", "released:S"]
+        .map(String::from)
+        .to_vec()
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_kill_keeps_order_across_owners() {
+    let manager = manager().await;
+    let log = Log::default();
+    let (scope, _handle) = scope_with_parked_holder(&manager, &log).await;
+    let task = live_below(&manager)
+        .into_iter()
+        .find(|a| a.kind == ActorKind::Task)
+        .unwrap();
+    task.cell.kill();
+    let _ = scope.wait().await;
+    assert_eq!(released(&log), owners_in_reverse());
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn scope_kill_keeps_order_across_owners() {
+    let manager = manager().await;
+    let log = Log::default();
+    let (scope, _handle) = scope_with_parked_holder(&manager, &log).await;
+    let actor = live_below(&manager)
+        .into_iter()
+        .find(|a| a.kind == ActorKind::Scope)
+        .unwrap();
+    actor.cell.kill();
+    assert!(matches!(scope.wait().await, Err(ScopeError::Killed { .. })));
+    assert_eq!(released(&log), owners_in_reverse());
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn timed_out_shutdown_keeps_order_across_owners() {
+    let manager = Manager::start(
+        ManagerConfig::new("stubborn")
+            .shutdown_timeout(Duration::from_millis(100))
+            .release_timeout(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    let log = Log::default();
+    let (scope, _handle) = scope_with_parked_holder(&manager, &log).await;
+    // A release that outlasts the shutdown timeout, so the shutdown has to kill.
+    scope.register(slow("hangs", &log, 60_000)).unwrap();
+    let error = manager.shutdown().await.unwrap_err();
+    assert!(
+        matches!(error, ractor_scope::ManagerError::ShutdownTimedOut { .. }),
+        "{error}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let order: Vec<String> = released(&log)
+        .into_iter()
+        .filter(|entry| entry != "released:hangs")
+        .collect();
+    assert_eq!(order, owners_in_reverse());
+}
+
+#[tokio::test(start_paused = true)]
+async fn opener_kill_releases_child_scope_first() {
+    let manager = manager().await;
+    let log = Log::default();
+    let outer = manager.scope("outer").await.unwrap();
+    outer.register(slow("outer-S", &log, 0)).unwrap();
+    let opener_log = log.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            ctx.register(slow("opener-T", &opener_log, 0))?;
+            let inner = ctx.open_scope("inner").await?;
+            inner.register(slow("inner-S", &opener_log, 50))?;
+            inner.spawn(Task::new("parked", |_ctx: Context| async {
+                std::future::pending::<()>().await;
+                Ok::<(), BoxError>(())
+            }))?;
+            let _ = ready_tx.send(());
+            inner.wait().await?;
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    ready_rx.await.unwrap();
+    let opener = live_below(&manager)
+        .into_iter()
+        .find(|a| a.kind == ActorKind::Task && a.name.as_ref() == "opener")
+        .unwrap();
+    opener.cell.kill();
+    let _ = outer.wait().await;
+    assert_eq!(
+        released(&log),
+        vec!["released:inner-S", "released:opener-T", "released:outer-S"]
+    );
+    assert!(live_below(&manager).is_empty());
     manager.shutdown().await.unwrap();
 }

@@ -399,7 +399,8 @@ async fn spawn_into_cancelled_scope_is_rejected() {
     scope.cancel();
     let error = scope.spawn(sleeper("late", 1)).unwrap_err();
     assert!(matches!(error, ScopeError::Closed { .. }), "{error}");
-    assert!(scope.wait().await.unwrap_err().is_cancelled());
+    // Nothing was cut short, so the cancellation is not the result.
+    scope.wait().await.unwrap();
     manager.shutdown().await.unwrap();
 }
 
@@ -527,5 +528,70 @@ async fn task_queued_behind_cancellation_never_runs() {
     let stats = manager.stats();
     assert_eq!(stats.tasks_cancelled, 1);
     assert!(stats.task_execution_time.is_zero());
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_survives_panicking_drop() {
+    struct Grumpy;
+    impl Drop for Grumpy {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("guard dropped before completion");
+            }
+        }
+    }
+    let manager = manager().await;
+    let scope = manager.scope("grumpy").await.unwrap();
+    let task = scope
+        .spawn(
+            Task::new("slow", |_ctx: Context| async move {
+                let guard = Grumpy;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                std::mem::forget(guard);
+                Ok::<(), BoxError>(())
+            })
+            .timeout(Duration::from_secs(1)),
+        )
+        .unwrap();
+    let error = scope.wait().await.unwrap_err();
+    assert!(
+        matches!(error.task_error(), Some(TaskError::TimedOut { .. })),
+        "{error}"
+    );
+    assert_eq!(task.state(), TaskState::TimedOut);
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_after_completion_is_success() {
+    let manager = manager().await;
+    let scope = manager
+        .scope_with(ScopeOptions::new("quick").deadline(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let task = scope.spawn(sleeper("instant", 0)).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    scope.wait().await.unwrap();
+    assert_eq!(task.state(), TaskState::Completed);
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_scope_after_task_ended_is_closed() {
+    let manager = manager().await;
+    let scope = manager.scope("outer").await.unwrap();
+    let kept = Arc::new(std::sync::Mutex::new(None));
+    let keep = Arc::clone(&kept);
+    scope
+        .spawn(Task::new("done", move |ctx: Context| async move {
+            *keep.lock().unwrap() = Some(ctx);
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    scope.wait().await.unwrap();
+    let ctx = kept.lock().unwrap().take().unwrap();
+    let error = ctx.open_scope("child-of-finished").await.unwrap_err();
+    assert!(matches!(error, ScopeError::Closed { .. }), "{error}");
     manager.shutdown().await.unwrap();
 }

@@ -43,15 +43,26 @@ impl Drop for ManagerGuard {
         }
         shared.begin_closing();
         shared.cancel.cancel(CancelCause::ManagerShutdown);
-        shared.hub.errors.close();
         tracing::warn!(
             manager.name = %shared.config.name,
             manager.id = %shared.id,
             "manager killed"
         );
-        shared.set_outcome(Err(ManagerError::Killed {
-            manager: shared.config.name.clone(),
-        }));
+        // ractor kills the scopes too; `shutdown` returns once they and their resources are
+        // gone.
+        let shared = Arc::clone(shared);
+        let hub = Arc::clone(&shared.hub);
+        hub.spawn(async move {
+            let scopes = lock(&shared.scopes).all();
+            for scope in scopes {
+                scope.terminated().await;
+            }
+            shared.hub.resources.wait_idle().await;
+            shared.hub.errors.close();
+            shared.set_outcome(Err(ManagerError::Killed {
+                manager: shared.config.name.clone(),
+            }));
+        });
     }
 }
 
@@ -133,13 +144,32 @@ impl Actor for ManagerActor {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         // Stopped from outside, not by our own shutdown: shut the scopes down in order here.
-        if state.shared.begin_closing() {
-            let outcome = super::shutdown::stop_all(&state.shared).await;
-            state.shared.set_outcome(outcome);
+        let shared = &state.shared;
+        let clean = if shared.begin_closing() {
+            let outcome = super::shutdown::stop_all(shared).await;
+            let clean = outcome.is_ok();
+            shared.set_outcome(outcome);
+            clean
+        } else {
+            // A shutdown already runs in the background; it sets the outcome before it waits
+            // for this actor.
+            let mut outcome = shared.outcome.subscribe();
+            let clean = matches!(
+                outcome.wait_for(Option::is_some).await.as_deref(),
+                Ok(Some(Ok(())))
+            );
+            clean
+        };
+        // As after `Manager::shutdown`, a clean end unlinks first, so that a user's actor
+        // with ractor's default supervision handling is not stopped.
+        if clean {
+            if let Some(supervisor) = &shared.supervisor {
+                myself.get_cell().unlink(supervisor.clone());
+            }
         }
         state.guard.registration.remove();
         Ok(())

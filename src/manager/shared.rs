@@ -102,6 +102,11 @@ impl Scopes {
         }
     }
 
+    /// Every live scope, newest first.
+    pub(crate) fn all(&self) -> Vec<ScopeRef> {
+        self.by_id.values().rev().cloned().collect()
+    }
+
     /// The most recently created live scope.
     pub(crate) fn newest(&self) -> Option<ScopeRef> {
         self.by_id.values().next_back().cloned()

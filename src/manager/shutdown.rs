@@ -32,7 +32,8 @@ pub(crate) fn begin(shared: &Arc<ManagerShared>) {
 /// the shutdown timeout passes.
 pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerError> {
     let config = &shared.config;
-    let deadline = Instant::now() + config.shutdown_timeout;
+    // A timeout too large to add to the clock is no limit at all.
+    let deadline = Instant::now().checked_add(config.shutdown_timeout);
     tracing::info!(parent: &shared.hub.span, "manager shutting down");
 
     // Stop the scopes one at a time, newest first.
@@ -43,10 +44,15 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
             break;
         };
         scope.cancel_with(CancelCause::ManagerShutdown);
-        if tokio::time::timeout_at(deadline, scope.terminated())
-            .await
-            .is_err()
-        {
+        let stopped = scope.terminated();
+        let in_time = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, stopped).await.is_ok(),
+            None => {
+                stopped.await;
+                true
+            }
+        };
+        if !in_time {
             timed_out = true;
             break;
         }

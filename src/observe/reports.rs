@@ -65,6 +65,9 @@ impl ErrorBus {
     }
 
     pub(crate) fn subscribe(&self) -> ErrorReports {
+        // `closed` is read under the subscribers' lock, which `close` holds while it sets it,
+        // so a subscription either sees the bus closed or is closed by it.
+        let mut subscribers = lock(&self.subscribers);
         let queue = Arc::new(Queue {
             reports: Mutex::new(VecDeque::new()),
             capacity: self.capacity,
@@ -73,7 +76,7 @@ impl ErrorBus {
             closed: AtomicBool::new(self.closed.load(Ordering::SeqCst)),
             dropped: AtomicBool::new(false),
         });
-        lock(&self.subscribers).push(Arc::clone(&queue));
+        subscribers.push(Arc::clone(&queue));
         ErrorReports { queue }
     }
 
@@ -99,8 +102,9 @@ impl ErrorBus {
 
     /// Ends every stream: receivers get what is buffered, then `None`.
     pub(crate) fn close(&self) {
+        let mut subscribers = lock(&self.subscribers);
         self.closed.store(true, Ordering::SeqCst);
-        for queue in lock(&self.subscribers).drain(..) {
+        for queue in subscribers.drain(..) {
             queue.closed.store(true, Ordering::SeqCst);
             queue.ready.notify_one();
         }

@@ -190,7 +190,8 @@ impl ReleaseStack {
     /// timeout, and reports the outcome from there.
     fn start_release(self: &Arc<Self>, entry: Entry) -> tokio::task::JoinHandle<()> {
         let stack = Arc::clone(self);
-        self.hub.spawn(async move { stack.release_one(entry).await })
+        self.hub
+            .spawn(async move { stack.release_one(entry).await })
     }
 
     async fn release_one(&self, entry: Entry) {

@@ -56,7 +56,9 @@ impl Drop for ScopeGuard {
             scope: shared.name.clone(),
         });
         self.scope.cancel_queued();
-        shared.resources.drain_after(std::sync::Arc::clone(&shared.tasks));
+        shared
+            .resources
+            .drain_after(std::sync::Arc::clone(&shared.tasks));
         tracing::warn!(scope.name = %shared.name, scope.id = %shared.id, "scope killed");
         shared.set_result(Err(ScopeError::Killed {
             scope: shared.name.clone(),
@@ -135,9 +137,8 @@ impl Actor for ScopeActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let cell = match &event {
-            SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
-                Some(cell.clone())
-            }
+            SupervisionEvent::ActorTerminated(cell, ..)
+            | SupervisionEvent::ActorFailed(cell, _) => Some(cell.clone()),
             _ => None,
         };
         // A task that stopped gracefully sends its state inside the event: drop it now, which

@@ -188,14 +188,22 @@ impl ScopeShared {
                 source: error.clone(),
             });
         }
-        if let Some(cause) = self.cancel.cause() {
+        // A cancellation is the result only when it cut work short: a deadline that passes
+        // after every task completed changes nothing.
+        let progress = self.progress.borrow().clone();
+        let cut_short = progress.cancelled + progress.skipped > 0;
+        if let Some(cause) = self.cancel.cause().filter(|_| cut_short) {
             return Err(ScopeError::Cancelled {
                 scope: self.name.clone(),
                 scope_id: self.id,
                 cause,
             });
         }
-        let mut failures = self.tasks.failures().into_iter().chain(self.group.failures());
+        let mut failures = self
+            .tasks
+            .failures()
+            .into_iter()
+            .chain(self.group.failures());
         if let Some(failure) = failures.next() {
             return Err(ScopeError::ReleaseFailed {
                 scope: self.name.clone(),

@@ -40,7 +40,10 @@ pub(crate) async fn start(options: ScopeOptions, seed: Seed) -> Result<Scope, Sc
     options.validate()?;
 
     let now = Instant::now();
-    let own_deadline = options.deadline.map(|after| (now + after, after));
+    // A deadline too far to add to the clock is no deadline at all.
+    let own_deadline = options
+        .deadline
+        .and_then(|after| now.checked_add(after).map(|at| (at, after)));
     // A nested scope can shorten its parent's deadline, never extend it.
     let deadline = match (own_deadline.map(|(at, _)| at), seed.parent_deadline) {
         (Some(own), Some(parent)) => Some(own.min(parent)),

@@ -135,7 +135,10 @@ impl Actor for TaskActor {
             },
         );
         // The effective deadline is the earlier of the task's own timeout and its scope's.
-        let own_deadline = launch.timeout.map(|timeout| start_at + timeout);
+        // A timeout too large to add to the clock is no limit at all.
+        let own_deadline = launch
+            .timeout
+            .and_then(|timeout| start_at.checked_add(timeout));
         let deadline = match (own_deadline, shared.deadline) {
             (Some(own), Some(scope)) => Some(own.min(scope)),
             (own, scope) => own.or(scope),
@@ -231,12 +234,12 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
         let body = state.body.take().expect("task body is taken only once");
         let cancel = Arc::clone(ctx.cancel_node());
         let timeout = state.timeout;
-        let deadline = timeout.map(|t| started + t);
-        let body = CatchUnwind::new(body(ctx.clone()));
-        tokio::select! {
+        let deadline = timeout.and_then(|t| started.checked_add(t));
+        let mut body = CatchUnwind::new(body(ctx.clone()));
+        let outcome = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(None),
-            result = body => match result {
+            result = &mut body => match result {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(Some(TaskError::Failed {
                     task: task.clone(),
@@ -254,7 +257,17 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
                 task_id,
                 timeout: timeout.unwrap_or_default(),
             })),
+        };
+        // Drop the body here, before any outcome is reported. A panic while it is dropped
+        // (a guard's `Drop` that panics when cut short) must not lose the outcome.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(body)));
+        if let Err(panic) = dropped {
+            tracing::warn!(
+                panic = %crate::util::panic_message(panic),
+                "task body panicked while it was dropped"
+            );
         }
+        outcome
     };
     let ran_for = started.elapsed();
 

@@ -185,7 +185,12 @@ impl Context {
     /// (cause: handle dropped) and finishes in the background.
     pub async fn open_scope_with(&self, options: ScopeOptions) -> Result<Scope, ScopeError> {
         let parent = &self.inner.scope;
-        if self.is_cancelled() {
+        // A task runs its body while its actor is starting; after that it opens nothing.
+        let running = matches!(
+            self.inner.actor.get_status(),
+            ractor::ActorStatus::Starting | ractor::ActorStatus::Running
+        );
+        if self.is_cancelled() || !running {
             return Err(parent.closed_error());
         }
         let scope = crate::scope::start_child(parent, options, self.inner.actor.clone()).await?;
