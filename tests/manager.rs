@@ -385,8 +385,9 @@ async fn killed_manager_shutdown_waits_for_tree() {
     let result = tokio::time::timeout(Duration::from_secs(10), manager.shutdown())
         .await
         .expect("shutdown returned");
+    // The shutdown may also win the race with the kill and stop the tree in order itself.
     assert!(
-        matches!(result, Err(ManagerError::Killed { .. })),
+        matches!(result, Ok(()) | Err(ManagerError::Killed { .. })),
         "{result:?}"
     );
     for actor in &cells {
