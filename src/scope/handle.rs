@@ -48,7 +48,8 @@ impl Scope {
     /// When the scope fails (see [`ScopeError::is_failure`]), `supervisor` receives
     /// `SupervisionEvent::ActorFailed` carrying the [`ScopeError`]. When it finishes otherwise,
     /// it unlinks itself first, so `supervisor` receives nothing and keeps running even with
-    /// ractor's default supervision handling.
+    /// ractor's default supervision handling. A kill of the scope's actor reaches `supervisor`
+    /// as ractor reports kills: `ActorTerminated` with the reason "killed".
     ///
     /// # Errors
     ///
