@@ -28,7 +28,7 @@ async fn err(breaker: &CircuitBreaker) -> Result<u32, BreakerError<CallError>> {
         .await
 }
 
-/// Lets the breaker's actor process what callers told it.
+/// Lets the breaker's actor process the transitions callers sent it.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(1)).await;
 }

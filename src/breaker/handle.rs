@@ -19,9 +19,9 @@ const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A circuit breaker, shared by every task that calls through it.
 ///
-/// Closed, it lets calls through and counts consecutive failures; at the threshold it opens and
-/// rejects calls at once; after the reset timeout it lets a few trial calls through
-/// (half-open), closing again when enough succeed and reopening when one fails. Admission and
+/// Closed, it lets calls through and counts consecutive failures. At the threshold it opens and
+/// rejects calls at once. After the reset timeout it lets a few trial calls through
+/// (half-open): it closes again when enough succeed and reopens when one fails. Admission and
 /// outcome counting are a few atomic operations on published state; the breaker's actor logs
 /// transitions, sends them to subscribers and applies manual controls.
 ///
@@ -294,7 +294,7 @@ impl CircuitBreaker {
     ///
     /// # Errors
     ///
-    /// [`BreakerError::Stopped`] when the breaker's actor does not answer within 5 s.
+    /// [`BreakerError::Stopped`] when the breaker's actor does not reply within 5 s.
     ///
     /// # Cancel safety
     ///
@@ -354,9 +354,11 @@ impl CircuitBreaker {
         match call.await {
             Ok(ractor::rpc::CallResult::Success(transition)) => Ok(transition),
             Ok(ractor::rpc::CallResult::Timeout) => {
-                Err(stopped(format!("no answer within {CONTROL_TIMEOUT:?}")))
+                Err(stopped(format!("no reply within {CONTROL_TIMEOUT:?}")))
             }
-            Ok(ractor::rpc::CallResult::SenderError) => Err(stopped("no answer".to_string())),
+            Ok(ractor::rpc::CallResult::SenderError) => {
+                Err(stopped("the actor dropped the reply".to_string()))
+            }
             Err(error) => Err(stopped(error.to_string())),
         }
     }

@@ -123,8 +123,8 @@ impl<T: Send + 'static> Drop for WaitGuard<'_, T> {
     }
 }
 
-/// Holds an item being validated; if the acquirer is cancelled meanwhile, the item (dropped
-/// with the validation future) is counted as released and its capacity freed.
+/// Guards an item being validated. If the acquirer is cancelled meanwhile, the item is dropped
+/// with the validation future, so it is counted as released and its capacity freed.
 struct Checking<'a, T: Send + 'static> {
     shared: &'a Shared<T>,
     armed: bool,

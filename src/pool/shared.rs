@@ -115,8 +115,8 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// Takes the oldest idle item that has not expired, counting it in use, unless waiters
-    /// are queued (a new caller never goes ahead of them) or `for_waiter` says the caller is
-    /// the waiter being served. Expired items met on the way are released.
+    /// are queued (a new caller never goes ahead of them), unless `for_waiter` is set because the
+    /// caller serves the waiters. Expired items met on the way are released.
     pub(crate) fn take_idle(&self, for_waiter: bool) -> Option<Item<T>> {
         let mut expired = Vec::new();
         let taken = {
@@ -189,7 +189,7 @@ impl<T: Send + 'static> Shared<T> {
         });
     }
 
-    /// Releases an item that was in use and tells the actor that capacity is free.
+    /// Releases an item that was in use and sends the actor `Freed`.
     pub(crate) fn release_in_use(&self, item: Item<T>, reason: Release) {
         {
             let mut books = lock(&self.books);
