@@ -523,3 +523,46 @@ async fn sqlite_rows_from_three_scopes() {
     assert!(pool.stats().peak_size <= 4);
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn pool_closes_with_its_owner() {
+    let manager = Manager::start(ManagerConfig::new("owner")).await.unwrap();
+
+    // Registered with a scope: closed when the scope ends.
+    let scoped = ResourcePool::builder(2, || async { Ok::<_, BoxError>(1u8) })
+        .name("scoped")
+        .start()
+        .await
+        .unwrap();
+    let scope = manager.scope("owner").await.unwrap();
+    scope.register(scoped.clone()).unwrap();
+    let user = scoped.clone();
+    scope
+        .spawn(Task::new("uses", move |ctx: Context| async move {
+            let item = user.acquire(&ctx).await?;
+            Ok::<_, BoxError>(*item)
+        }))
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert!(scoped.status().closed);
+    assert!(scoped.acquire(()).await.unwrap_err().is_closed());
+
+    // Registered with the manager: closed at shutdown, after the scopes.
+    let shared = ResourcePool::builder(2, || async { Ok::<_, BoxError>(2u8) })
+        .name("shared")
+        .start()
+        .await
+        .unwrap();
+    manager.register(shared.clone()).unwrap();
+    assert_eq!(*shared.acquire(()).await.unwrap(), 2);
+    manager.shutdown().await.unwrap();
+    assert!(shared.status().closed);
+    // Too late: released at once.
+    let late = ResourcePool::builder(1, || async { Ok::<_, BoxError>(3u8) })
+        .start()
+        .await
+        .unwrap();
+    assert!(manager.register(late.clone()).is_err());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(late.status().closed);
+}

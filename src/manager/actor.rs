@@ -57,6 +57,7 @@ impl Drop for ManagerGuard {
             for scope in scopes {
                 scope.terminated().await;
             }
+            shared.resources.drain().await;
             shared.hub.resources.wait_idle().await;
             shared.hub.errors.close();
             shared.set_outcome(Err(ManagerError::Killed {

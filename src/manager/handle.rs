@@ -10,7 +10,7 @@ use crate::observe::{live_under_root, ErrorReports, Hub, LiveActor, Stats, Tree}
 use crate::resource::ReleaseGroup;
 use crate::scope::{ParentKind, Seed};
 use crate::util::lock;
-use crate::{CancelCause, ManagerId, Name, Scope, ScopeError, ScopeId, ScopeOptions};
+use crate::{CancelCause, ManagerId, Name, Resource, Scope, ScopeError, ScopeId, ScopeOptions};
 
 /// The root of a tree of scopes: opens scopes, keeps statistics, publishes error reports and
 /// shuts everything down in order.
@@ -213,6 +213,24 @@ impl Manager {
             scope.cancel_with(CancelCause::ManagerShutdown);
         }
         Ok(scope)
+    }
+
+    /// Registers a resource with the manager. It is released when the manager shuts down,
+    /// after every scope has finished, after resources registered later. A
+    /// [`ResourcePool`](crate::ResourcePool) or a connection shared by all scopes fits here.
+    ///
+    /// # Errors
+    ///
+    /// [`ScopeError::ManagerStopped`] when the shutdown has already released the manager's
+    /// resources; the resource is then released at once in the background.
+    pub fn register<R: Resource>(&self, resource: R) -> Result<(), ScopeError> {
+        let shared = self.shared();
+        if !shared.resources.push(resource) {
+            return Err(ScopeError::ManagerStopped {
+                manager: shared.config.name.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// A consistent snapshot of the manager's statistics.

@@ -10,6 +10,7 @@ use super::actor::ManagerMsg;
 use super::{ManagerConfig, ManagerError};
 use crate::cancel::CancelNode;
 use crate::observe::Hub;
+use crate::resource::{Owner, ReleaseStack};
 use crate::util::lock;
 use crate::{ManagerId, ScopeError, ScopeId, ScopeRef};
 
@@ -28,6 +29,8 @@ pub(crate) struct ManagerShared {
     /// The scope failure that made the manager shut down, with escalation on.
     pub(crate) escalated: Mutex<Option<ScopeError>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), ManagerError>>>,
+    /// Resources registered with the manager, released after every scope.
+    pub(crate) resources: Arc<ReleaseStack>,
 }
 
 impl ManagerShared {
@@ -37,7 +40,18 @@ impl ManagerShared {
         hub: Arc<Hub>,
         supervisor: Option<ActorCell>,
     ) -> Self {
+        let resources = ReleaseStack::new(
+            Owner {
+                scope: config.name.clone(),
+                scope_id: ScopeId::next(),
+                task: None,
+            },
+            Arc::clone(&hub.resources),
+            Arc::clone(&hub),
+            config.release_timeout,
+        );
         ManagerShared {
+            resources,
             id,
             config,
             hub,

@@ -88,6 +88,8 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
             "manager shutdown timed out; killed what was left"
         );
     }
+    // The manager's own resources go last, after every scope's.
+    shared.resources.drain().await;
     shared.hub.errors.close();
     lock(&shared.scopes).clear();
 
