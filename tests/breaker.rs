@@ -561,3 +561,18 @@ fn start_outside_runtime_is_an_error() {
     let result = futures::executor::block_on(CircuitBreaker::builder().start());
     assert!(matches!(result, Err(BreakerError::NoRuntime)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_for_weeks_still_reopens() {
+    let breaker = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    err(&breaker).await.unwrap_err();
+    // Longer than 2^31 milliseconds without a call.
+    tokio::time::advance(Duration::from_secs(25 * 24 * 3600)).await;
+    assert_eq!(ok(&breaker).await.unwrap(), 1);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}

@@ -566,3 +566,17 @@ async fn pool_closes_with_its_owner() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(late.status().closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn zero_timeout_takes_idle_item() {
+    let pool = ResourcePool::builder(1, || async { Ok::<_, BoxError>(5u32) })
+        .start()
+        .await
+        .unwrap();
+    drop(pool.acquire(()).await.unwrap());
+    assert_eq!(*pool.acquire(Duration::ZERO).await.unwrap(), 5);
+    // With nothing idle, a zero timeout does not wait.
+    let held = pool.acquire(()).await.unwrap();
+    assert!(pool.acquire(Duration::ZERO).await.unwrap_err().is_timeout());
+    drop(held);
+}

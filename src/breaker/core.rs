@@ -8,8 +8,14 @@ use tokio::time::Instant;
 use super::actor::BreakerMsg;
 use super::config::BreakerConfig;
 use super::stats::Counters;
-use super::word::{reached, Word};
+use super::word::Word;
 use super::{BreakerState, Transition, TransitionReason};
+
+/// Bits of milliseconds in `reopen_at` (about 34 years).
+const REOPEN_MS_BITS: u32 = 40;
+const REOPEN_MS_MASK: u64 = (1 << REOPEN_MS_BITS) - 1;
+/// The generation bits kept in `reopen_at`.
+const GENERATION_TAG: u32 = (1 << 24) - 1;
 
 /// What callers share: the published state word, the counters and the configuration. Callers
 /// admit themselves and record outcomes here with atomic operations, and tell the actor about
@@ -20,6 +26,10 @@ pub(crate) struct Core {
     epoch: Instant,
     /// The reset timeout the next opening uses, in milliseconds; it grows with failed trials.
     reset_ms: AtomicU64,
+    /// When an open breaker admits trials again: the low 24 bits of the open generation, above
+    /// 40 bits of milliseconds since `epoch`. Kept beside the word, not in its 32 data bits,
+    /// so that a breaker left open for weeks without a call still reopens.
+    reopen_at: AtomicU64,
     pub(crate) counters: Counters,
     pub(crate) actor: OnceLock<ActorRef<BreakerMsg>>,
 }
@@ -39,6 +49,7 @@ impl Core {
             word: AtomicU64::new(Word::new(BreakerState::Closed, 0, 0).encode()),
             epoch: Instant::now(),
             reset_ms: AtomicU64::new(reset_ms),
+            reopen_at: AtomicU64::new(0),
             counters: Counters::default(),
             actor: OnceLock::new(),
         })
@@ -48,9 +59,17 @@ impl Core {
         Word::decode(self.word.load(Ordering::Acquire))
     }
 
-    /// Milliseconds since the breaker started, wrapping.
-    fn now_ms(&self) -> u32 {
-        self.epoch.elapsed().as_millis() as u32
+    /// Milliseconds since the breaker started.
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Returns whether the open generation `generation` may admit trials now. Until the
+    /// transition that opened it has recorded its reopen time, it may not.
+    fn reopen_reached(&self, generation: u32) -> bool {
+        let at = self.reopen_at.load(Ordering::Acquire);
+        let tagged = (at >> REOPEN_MS_BITS) as u32 == generation & GENERATION_TAG;
+        tagged && self.now_ms() >= at & REOPEN_MS_MASK
     }
 
     /// Admits a call, or returns the state that rejects it. Moves an open breaker whose reset
@@ -68,7 +87,7 @@ impl Core {
                 }
                 BreakerState::ForcedOpen => return Err(BreakerState::ForcedOpen),
                 BreakerState::Open => {
-                    if !reached(self.now_ms(), word.data) {
+                    if !self.reopen_reached(word.generation) {
                         return Err(BreakerState::Open);
                     }
                     word.next(BreakerState::HalfOpen, 0).with_trials(1, 0)
@@ -167,7 +186,7 @@ impl Core {
                     } else {
                         let reset_ms = self.reset_ms.load(Ordering::Acquire);
                         (
-                            self.open_word(word, reset_ms),
+                            self.open_word(word),
                             Some(TransitionReason::FailureThreshold { failures }),
                             reset_ms,
                         )
@@ -176,7 +195,7 @@ impl Core {
                 BreakerState::HalfOpen if permit.trial => {
                     let reset_ms = self.grown_reset_ms();
                     (
-                        self.open_word(word, reset_ms),
+                        self.open_word(word),
                         Some(TransitionReason::TrialFailed),
                         reset_ms,
                     )
@@ -230,7 +249,7 @@ impl Core {
             return false;
         }
         let reset_ms = self.grown_reset_ms();
-        let next = self.open_word(word, reset_ms);
+        let next = self.open_word(word);
         if self.swap(raw, next).is_err() {
             return false;
         }
@@ -261,9 +280,9 @@ impl Core {
             .map(|_| ())
     }
 
-    fn open_word(&self, word: Word, reset_ms: u64) -> Word {
-        let until = self.now_ms().wrapping_add(reset_ms as u32);
-        word.next(BreakerState::Open, until)
+    /// The word of an opening. The reopen time is recorded by `opened` once the swap won.
+    fn open_word(&self, word: Word) -> Word {
+        word.next(BreakerState::Open, 0)
     }
 
     /// The reset timeout after one more failed trial: `min(current * factor, max)`.
@@ -274,6 +293,9 @@ impl Core {
     }
 
     fn opened(&self, from: Word, to: Word, reason: TransitionReason, reset_ms: u64) {
+        let reopen = (self.now_ms() + reset_ms) & REOPEN_MS_MASK;
+        let tag = u64::from(to.generation & GENERATION_TAG) << REOPEN_MS_BITS;
+        self.reopen_at.store(tag | reopen, Ordering::Release);
         self.reset_ms.store(reset_ms, Ordering::Release);
         Counters::add(&self.counters.openings);
         self.announce(from, to, reason, Some(Duration::from_millis(reset_ms)));

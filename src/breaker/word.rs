@@ -5,8 +5,8 @@
 //! bits of data whose meaning depends on the state:
 //!
 //! - closed: consecutive failures;
-//! - open: the time to allow trials again, in milliseconds since the breaker's epoch, wrapping
-//!   (compared with wrapping arithmetic, so a reset timeout must stay under about 24 days);
+//! - open: unused (the time to admit trials again is kept beside the word, tagged with the
+//!   generation);
 //! - half-open: trials in flight (high 16 bits) and trial successes (low 16 bits);
 //! - forced open, forced closed: unused.
 //!
@@ -84,11 +84,6 @@ impl Word {
     }
 }
 
-/// Returns whether the wrapping millisecond time `now` has reached `deadline`.
-pub(crate) fn reached(now: u32, deadline: u32) -> bool {
-    (now.wrapping_sub(deadline) as i32) >= 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,15 +112,5 @@ mod tests {
     fn trials_pack_in_data() {
         let word = Word::new(BreakerState::HalfOpen, 1, 0).with_trials(3, 2);
         assert_eq!(word.trials(), (3, 2));
-    }
-
-    #[test]
-    fn wrapping_deadline_comparison() {
-        assert!(reached(10, 10));
-        assert!(reached(11, 10));
-        assert!(!reached(9, 10));
-        // Across the wrap.
-        assert!(reached(5, u32::MAX - 5));
-        assert!(!reached(u32::MAX - 5, 5));
     }
 }

@@ -103,7 +103,8 @@ impl Manager {
     ///
     /// # Errors
     ///
-    /// [`ScopeError::TimedOut`], or what `body` returns.
+    /// [`ScopeError::TimedOut`], or what `body` returns; [`ScopeError::Config`] for a zero
+    /// timeout.
     ///
     /// # Cancel safety
     ///

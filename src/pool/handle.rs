@@ -226,20 +226,23 @@ impl<T: Send + 'static> ResourcePool<T> {
             if shared.is_closed() {
                 return Err(self.closed());
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                lock(&shared.books).stats.timeouts += 1;
-                return Err(PoolError::TimedOut {
-                    pool: shared.config.name.clone(),
-                    timeout,
-                });
-            }
             if let Some(cause) = ctx.and_then(Context::cancel_cause) {
                 lock(&shared.books).stats.cancellations += 1;
                 return Err(self.cancelled(cause));
             }
             let item = match (!keep_place).then(|| shared.take_idle(false)).flatten() {
                 Some(item) => item,
-                None => self.wait(deadline, timeout, ctx, keep_place).await?,
+                None => {
+                    // Only a caller that has to wait can run out of time.
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                        lock(&shared.books).stats.timeouts += 1;
+                        return Err(PoolError::TimedOut {
+                            pool: shared.config.name.clone(),
+                            timeout,
+                        });
+                    }
+                    self.wait(deadline, timeout, ctx, keep_place).await?
+                }
             };
             match self.check(item).await {
                 Ok(item) => {

@@ -163,6 +163,13 @@ impl<T: Send + 'static> Shared<T> {
         }
 
         let mut books = lock(&self.books);
+        // Checked again under the lock, which `close` takes to release the idle items after it
+        // set the flag: an item pushed here is either released by `close` or sees the flag.
+        if self.is_closed() {
+            drop(books);
+            self.release_in_use(item, Release::Closed);
+            return;
+        }
         if books.waiters > 0 {
             // Still counted in use while it travels to the actor, which hands it over.
             drop(books);

@@ -72,7 +72,8 @@ impl Context {
     /// # Errors
     ///
     /// [`ScopeError::TimedOut`] when this deadline passed first; a cancellation error when an
-    /// enclosing scope's deadline passed first; or what `body` returns.
+    /// enclosing scope's deadline passed first; what `body` returns; [`ScopeError::Config`] for
+    /// a zero timeout.
     ///
     /// # Cancel safety
     ///
