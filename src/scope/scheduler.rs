@@ -1,5 +1,5 @@
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use ractor::ActorId;
@@ -11,16 +11,59 @@ use crate::{TaskId, TaskState};
 /// Decides when a scope's tasks start: after their dependencies completed, by priority under
 /// the scope's concurrency limit. Owned by the scope actor; it starts no actor itself.
 ///
-/// A task is in exactly one place: waiting for dependencies, ready, or running (then only its
-/// actor's id is kept, to learn which task ended).
+/// A task is in exactly one place: waiting for dependencies, ready, or running. Of running
+/// tasks only a count is kept, plus the slots of those that other tasks wait for, by actor id,
+/// to learn which one ended.
 pub(crate) struct Scheduler {
     limit: Option<usize>,
     next_seq: u64,
-    ready: BinaryHeap<Ready>,
+    ready: ReadyQueue,
     waiting: HashMap<TaskId, Waiting, IdHash>,
     /// For each unfinished task that others wait for, the tasks waiting for it.
     dependents: HashMap<TaskId, Vec<TaskId>, IdHash>,
-    running: HashMap<ActorId, Arc<dyn TaskSlot>, IdHash>,
+    running: usize,
+    watched: HashMap<ActorId, Arc<dyn TaskSlot>, IdHash>,
+}
+
+/// The ready tasks: by priority under a limit, by arrival otherwise.
+enum ReadyQueue {
+    Arrival(VecDeque<Ready>),
+    Priority(BinaryHeap<Ready>),
+}
+
+impl ReadyQueue {
+    fn push(&mut self, ready: Ready) {
+        match self {
+            ReadyQueue::Arrival(queue) => queue.push_back(ready),
+            ReadyQueue::Priority(heap) => heap.push(ready),
+        }
+    }
+
+    fn pop(&mut self) -> Option<TaskLaunch> {
+        let ready = match self {
+            ReadyQueue::Arrival(queue) => queue.pop_front(),
+            ReadyQueue::Priority(heap) => heap.pop(),
+        };
+        ready.map(|ready| ready.launch)
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            ReadyQueue::Arrival(queue) => queue.is_empty(),
+            ReadyQueue::Priority(heap) => heap.is_empty(),
+        }
+    }
+
+    /// Removes every ready task, with its arrival number.
+    fn drain(&mut self) -> Vec<(u64, TaskLaunch)> {
+        let all: Vec<Ready> = match self {
+            ReadyQueue::Arrival(queue) => queue.drain(..).collect(),
+            ReadyQueue::Priority(heap) => heap.drain().collect(),
+        };
+        all.into_iter()
+            .map(|ready| (ready.seq, ready.launch))
+            .collect()
+    }
 }
 
 /// A task whose dependencies completed, waiting for a slot.
@@ -71,10 +114,15 @@ impl Scheduler {
         Scheduler {
             limit,
             next_seq: 0,
-            ready: BinaryHeap::new(),
+            ready: match limit {
+                // Without a limit every ready task starts at once, so arrival order is enough.
+                None => ReadyQueue::Arrival(VecDeque::new()),
+                Some(_) => ReadyQueue::Priority(BinaryHeap::new()),
+            },
             waiting: HashMap::default(),
             dependents: HashMap::default(),
-            running: HashMap::default(),
+            running: 0,
+            watched: HashMap::default(),
         }
     }
 
@@ -114,6 +162,11 @@ impl Scheduler {
                     .entry(dependency.id())
                     .or_default()
                     .push(launch.id);
+                // A dependency already started is watched from now on; one not started yet is
+                // watched when it starts.
+                if let Some(actor) = dependency.actor() {
+                    self.watched.insert(actor, Arc::clone(dependency));
+                }
             }
         }
         self.waiting.insert(
@@ -129,26 +182,31 @@ impl Scheduler {
 
     /// Returns whether a ready task could start now.
     pub(crate) fn can_start(&self) -> bool {
-        !self.ready.is_empty() && self.limit.is_none_or(|limit| self.running.len() < limit)
+        !self.ready.is_empty() && self.limit.is_none_or(|limit| self.running < limit)
     }
 
     /// Takes the next ready task if the concurrency limit leaves a slot for it.
     pub(crate) fn next_to_start(&mut self) -> Option<TaskLaunch> {
-        if self.limit.is_some_and(|limit| self.running.len() >= limit) {
+        if self.limit.is_some_and(|limit| self.running >= limit) {
             return None;
         }
-        self.ready.pop().map(|ready| ready.launch)
+        self.ready.pop()
     }
 
     /// Records that a task's actor started.
     pub(crate) fn started(&mut self, actor: ActorId, slot: Arc<dyn TaskSlot>) {
-        self.running.insert(actor, slot);
+        self.running += 1;
+        slot.bind_actor(actor);
+        if self.dependents.contains_key(&slot.id()) {
+            self.watched.insert(actor, slot);
+        }
     }
 
     /// Records that a task's actor ended, and settles the tasks waiting for it. Returns the
     /// tasks that will never run because of it, directly or through other skipped tasks.
     pub(crate) fn ended(&mut self, actor: &ActorId) -> Vec<Skip> {
-        match self.running.remove(actor) {
+        self.running = self.running.saturating_sub(1);
+        match self.watched.remove(actor) {
             Some(slot) => self.settle(slot),
             None => Vec::new(),
         }
@@ -205,7 +263,7 @@ impl Scheduler {
             .waiting
             .drain()
             .map(|(_, waiting)| (waiting.seq, waiting.launch))
-            .chain(self.ready.drain().map(|ready| (ready.seq, ready.launch)))
+            .chain(self.ready.drain())
             .collect();
         unstarted.sort_by_key(|(seq, _)| *seq);
         self.dependents.clear();

@@ -12,6 +12,8 @@ pub(crate) struct TaskShared<T> {
     name: Name,
     /// The scope the task was spawned into, set once by `spawn`.
     scope: OnceLock<ScopeId>,
+    /// The task's actor, set once the scope started it.
+    actor: OnceLock<ractor::ActorId>,
     state: AtomicU8,
     staged: Mutex<Option<T>>,
     outcome: OnceLock<Result<Arc<T>, TaskError>>,
@@ -27,6 +29,7 @@ impl<T> TaskShared<T> {
             id,
             name,
             scope: OnceLock::new(),
+            actor: OnceLock::new(),
             state: AtomicU8::new(TaskState::Pending.as_u8()),
             staged: Mutex::new(None),
             outcome: OnceLock::new(),
@@ -48,6 +51,8 @@ pub(crate) trait TaskSlot: Send + Sync + 'static {
     fn scope_id(&self) -> Option<ScopeId>;
     /// Records the scope the task is spawned into. Returns `false` if it already had one.
     fn bind_scope(&self, scope: ScopeId) -> bool;
+    fn actor(&self) -> Option<ractor::ActorId>;
+    fn bind_actor(&self, actor: ractor::ActorId);
     fn state(&self) -> TaskState;
     fn set_running(&self);
     fn is_finished(&self) -> bool;
@@ -70,6 +75,14 @@ impl<T: Send + Sync + 'static> TaskSlot for TaskShared<T> {
 
     fn bind_scope(&self, scope: ScopeId) -> bool {
         self.scope.set(scope).is_ok()
+    }
+
+    fn actor(&self) -> Option<ractor::ActorId> {
+        self.actor.get().copied()
+    }
+
+    fn bind_actor(&self, actor: ractor::ActorId) {
+        let _ = self.actor.set(actor);
     }
 
     fn state(&self) -> TaskState {
