@@ -13,17 +13,5 @@ pub(crate) async fn parallel<T: Send + Sync + 'static>(
     let name = scope.name().clone();
     let scope_id = scope.id();
     scope.wait().await?;
-
-    handles
-        .into_iter()
-        .map(|handle| {
-            handle
-                .into_inner()
-                .map_err(|source| ScopeError::TaskFailed {
-                    scope: name.clone(),
-                    scope_id,
-                    source,
-                })
-        })
-        .collect()
+    super::into_values(handles, &name, scope_id)
 }
