@@ -580,3 +580,39 @@ async fn zero_timeout_takes_idle_item() {
     assert!(pool.acquire(Duration::ZERO).await.unwrap_err().is_timeout());
     drop(held);
 }
+
+#[tokio::test(start_paused = true)]
+async fn expired_items_are_replaced() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&made);
+    let pool = ResourcePool::builder(1, move || {
+        let counter = Arc::clone(&counter);
+        async move { Ok::<_, BoxError>(counter.fetch_add(1, Ordering::SeqCst)) }
+    })
+    .max_lifetime(Duration::from_secs(10))
+    .idle_timeout(Duration::from_secs(3))
+    .start()
+    .await
+    .unwrap();
+
+    // Within both limits the same item comes back.
+    assert_eq!(*pool.acquire(()).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(*pool.acquire(()).await.unwrap(), 0);
+
+    // Idle longer than the idle timeout: released by the reaper and replaced on demand.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(pool.status().idle, 0);
+    assert_eq!(*pool.acquire(()).await.unwrap(), 1);
+
+    // Kept busy past its maximum lifetime: released when it comes back.
+    let mut held = pool.acquire(()).await.unwrap();
+    *held += 0;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    drop(held);
+    assert_eq!(pool.status().size, 0);
+    assert_eq!(*pool.acquire(()).await.unwrap(), 2);
+    let stats = pool.stats();
+    assert_eq!(stats.expired, 2);
+    assert_eq!(stats.created, 3);
+}
