@@ -73,6 +73,7 @@ mod observe;
 mod pool;
 mod resource;
 mod scope;
+mod supervisor;
 mod task;
 mod util;
 
@@ -92,6 +93,9 @@ pub use observe::{
 pub use pool::{AcquireWith, PoolBuilder, PoolError, PoolStats, PoolStatus, Pooled, ResourcePool};
 pub use resource::{release_fn, ReleaseError, ReleaseFailure, ReleaseFn, Resource};
 pub use scope::{FailurePolicy, Progress, Scope, ScopeError, ScopeOptions, ScopeRef};
+pub use supervisor::{
+    Backoff, BackoffState, RestartPolicy, RestartType, RestartWindow, ShutdownPolicy, Strategy,
+};
 pub use task::{Context, Task, TaskError, TaskHandle, TaskState};
 
 /// Re-export of the ractor version this crate is built on, for linking managers and scopes
