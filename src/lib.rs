@@ -94,7 +94,9 @@ pub use pool::{AcquireWith, PoolBuilder, PoolError, PoolStats, PoolStatus, Poole
 pub use resource::{release_fn, ReleaseError, ReleaseFailure, ReleaseFn, Resource};
 pub use scope::{FailurePolicy, Progress, Scope, ScopeError, ScopeOptions, ScopeRef};
 pub use supervisor::{
-    Backoff, BackoffState, RestartPolicy, RestartType, RestartWindow, ShutdownPolicy, Strategy,
+    AutoShutdown, Backoff, BackoffState, ChildContext, ChildExit, ChildSpec, RestartPolicy,
+    RestartType, RestartWindow, ShutdownPolicy, Strategy, Supervisor, SupervisorError,
+    SupervisorEvent, SupervisorEvents, SupervisorOptions,
 };
 pub use task::{Context, Task, TaskError, TaskHandle, TaskState};
 

@@ -92,6 +92,30 @@ impl Manager {
         compose::series_with(scope, input, steps).await
     }
 
+    /// Starts a supervised scope under the manager. It is stopped when the manager shuts down,
+    /// before the scopes, and its restarts count in the manager's statistics. When it gives
+    /// up, the manager's actor receives the failure (see
+    /// [`ManagerConfig::escalate_failures`](crate::ManagerConfig::escalate_failures)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Supervisor::start`](crate::Supervisor::start).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Supervisor::start`](crate::Supervisor::start).
+    pub async fn supervise(
+        &self,
+        options: crate::SupervisorOptions,
+        children: Vec<crate::ChildSpec>,
+    ) -> Result<crate::Supervisor, crate::SupervisorError> {
+        let (cell, hub) = self.supervisor_parent();
+        let supervisor =
+            crate::Supervisor::start_under(options, children, cell, false, Some(hub)).await?;
+        self.track_supervisor(supervisor.actor());
+        Ok(supervisor)
+    }
+
     /// Runs `body` with a new scope named `name` whose deadline is `timeout` from now. When the
     /// deadline passes first, `body` is dropped, every task of the scope (running or queued)
     /// is cancelled with cause [`DeadlinePassed`](crate::CancelCause::DeadlinePassed), and the

@@ -233,6 +233,20 @@ impl Manager {
         Ok(())
     }
 
+    pub(crate) fn supervisor_parent(&self) -> (Option<ActorCell>, Arc<Hub>) {
+        let shared = self.shared();
+        (
+            shared.actor.get().map(|actor| actor.get_cell()),
+            Arc::clone(&shared.hub),
+        )
+    }
+
+    pub(crate) fn track_supervisor(&self, cell: ActorCell) {
+        let mut supervisors = lock(&self.shared().supervisors);
+        supervisors.retain(|known| known.get_status() < ractor::ActorStatus::Stopping);
+        supervisors.push(cell);
+    }
+
     /// A consistent snapshot of the manager's statistics.
     pub fn stats(&self) -> Stats {
         self.shared().hub.stats.snapshot()

@@ -31,6 +31,8 @@ pub(crate) struct ManagerShared {
     pub(crate) outcome: watch::Sender<Option<Result<(), ManagerError>>>,
     /// Resources registered with the manager, released after every scope.
     pub(crate) resources: Arc<ReleaseStack>,
+    /// Supervised scopes, in creation order; stopped newest first, before the scopes.
+    pub(crate) supervisors: Mutex<Vec<ActorCell>>,
 }
 
 impl ManagerShared {
@@ -52,6 +54,7 @@ impl ManagerShared {
         );
         ManagerShared {
             resources,
+            supervisors: Mutex::new(Vec::new()),
             id,
             config,
             hub,

@@ -36,6 +36,15 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
     let deadline = Instant::now().checked_add(config.shutdown_timeout);
     tracing::info!(parent: &shared.hub.span, "manager shutting down");
 
+    // Stop the supervised scopes first, newest first: their children are stopped in reverse
+    // start order by each.
+    let supervisors: Vec<_> = lock(&shared.supervisors).drain(..).rev().collect();
+    for supervisor in supervisors {
+        supervisor.stop(None);
+        let remaining = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let _ = supervisor.wait(remaining).await;
+    }
+
     // Stop the scopes one at a time, newest first.
     let mut timed_out = false;
     loop {

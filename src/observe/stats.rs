@@ -158,6 +158,10 @@ impl StatsCell {
         });
     }
 
+    pub(crate) fn restarted(&self) {
+        self.update(|s| s.restarts += 1);
+    }
+
     pub(crate) fn reports_published(&self, missed: u64) {
         self.update(|s| {
             s.error_reports_published += 1;

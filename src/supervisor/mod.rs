@@ -1,12 +1,21 @@
-//! Restart policies for supervised scopes: which children restart together, how often before
-//! the scope gives up, and how long to wait between restarts. Plain data that serde reads, so
-//! a service can keep its policies in its configuration file.
-//!
-//! NOTE: the supervised scope that applies these policies is not built yet; these types, the
-//! restart window and the backoff computation are its tested groundwork.
+//! Supervised scopes: long-lived children restarted by an OTP-style policy (strategy, restart
+//! intensity, backoff), with the policy as plain serde data so a service can keep it in its
+//! configuration file.
 
+mod actor;
 mod backoff;
+mod child;
+mod error;
+mod event;
+mod handle;
+mod options;
 mod policy;
+mod spec;
 
 pub use backoff::{BackoffState, RestartWindow};
+pub use error::SupervisorError;
+pub use event::{ChildExit, SupervisorEvent, SupervisorEvents};
+pub use handle::Supervisor;
+pub use options::{AutoShutdown, SupervisorOptions};
 pub use policy::{Backoff, RestartPolicy, RestartType, ShutdownPolicy, Strategy};
+pub use spec::{ChildContext, ChildSpec};

@@ -30,6 +30,8 @@ struct ContextInner {
     /// path would drain.
     resources: OnceLock<Option<Arc<ReleaseStack>>>,
     children: Mutex<Vec<ScopeRef>>,
+    /// Supervised scopes this task started, stopped when it ends.
+    supervisors: Mutex<Vec<ActorCell>>,
     actor: ActorCell,
 }
 
@@ -62,6 +64,7 @@ impl Context {
                 deadline,
                 resources: OnceLock::new(),
                 children: Mutex::new(Vec::new()),
+                supervisors: Mutex::new(Vec::new()),
                 actor,
             }),
         }
@@ -203,8 +206,43 @@ impl Context {
         Ok(scope)
     }
 
-    /// Cancels and waits for the child scopes this task opened that are still open.
+    /// Starts a supervised scope under this task. It is stopped (its children in reverse start
+    /// order) when the task ends, before the task's own resources are released, and its
+    /// restarts count in the tree's statistics.
+    ///
+    /// # Errors
+    ///
+    /// As [`Supervisor::start`](crate::Supervisor::start).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Supervisor::start`](crate::Supervisor::start).
+    pub async fn supervise(
+        &self,
+        options: crate::SupervisorOptions,
+        children: Vec<crate::ChildSpec>,
+    ) -> Result<crate::Supervisor, crate::SupervisorError> {
+        let hub = Arc::clone(&self.inner.scope.shared().hub);
+        let supervisor = crate::Supervisor::start_under(
+            options,
+            children,
+            Some(self.inner.actor.clone()),
+            false,
+            Some(hub),
+        )
+        .await?;
+        lock(&self.inner.supervisors).push(supervisor.actor());
+        Ok(supervisor)
+    }
+
+    /// Cancels and waits for the child scopes this task opened that are still open, and stops
+    /// the supervised scopes it started, newest first.
     pub(crate) async fn close_children(&self) {
+        let supervisors = std::mem::take(&mut *lock(&self.inner.supervisors));
+        for supervisor in supervisors.iter().rev() {
+            supervisor.stop(None);
+            let _ = supervisor.wait(None).await;
+        }
         let children = std::mem::take(&mut *lock(&self.inner.children));
         for child in children.iter().rev() {
             child.cancel_with(CancelCause::OpenerEnded {

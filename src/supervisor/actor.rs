@@ -1,0 +1,410 @@
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::spec::ChildSpec;
+use super::{
+    AutoShutdown, BackoffState, ChildExit, RestartType, RestartWindow, ShutdownPolicy, Strategy,
+    SupervisorError, SupervisorEvent, SupervisorOptions,
+};
+use crate::observe::Hub;
+use crate::util::lock;
+use crate::Name;
+
+/// The actor of a supervised scope. Its children are the children of its specifications, in
+/// specification order.
+pub(crate) struct SupervisorActor;
+
+pub(crate) enum SupervisorMsg {
+    /// Start these children, in start order (after a restart delay).
+    Start(Vec<usize>),
+    /// A child could not be started.
+    StartFailed(usize, String),
+}
+
+#[cfg(feature = "cluster")]
+impl ractor::Message for SupervisorMsg {}
+
+/// What the supervisor's handles read.
+pub(crate) struct Shared {
+    pub(crate) name: Name,
+    pub(crate) children: Mutex<Vec<(Name, Option<ActorCell>)>>,
+    pub(crate) outcome: watch::Sender<Option<Result<(), SupervisorError>>>,
+    pub(crate) events: broadcast::Sender<SupervisorEvent>,
+    pub(crate) hub: Option<Arc<Hub>>,
+}
+
+pub(crate) struct Args {
+    pub(crate) options: SupervisorOptions,
+    pub(crate) specs: Vec<ChildSpec>,
+    pub(crate) shared: Arc<Shared>,
+    /// A user's actor to unlink from before a clean stop.
+    pub(crate) user_parent: Option<ActorCell>,
+}
+
+struct Child {
+    spec: ChildSpec,
+    cell: Option<ActorCell>,
+    token: Option<CancellationToken>,
+    started: Instant,
+    backoff: BackoffState,
+    /// Ended and not restarted.
+    done: bool,
+}
+
+pub(crate) struct State {
+    options: SupervisorOptions,
+    shared: Arc<Shared>,
+    user_parent: Option<ActorCell>,
+    children: Vec<Child>,
+    window: RestartWindow,
+    /// Children this supervisor is stopping; their exits are not failures.
+    stopping: HashSet<ActorId>,
+}
+
+impl State {
+    fn emit(&self, event: SupervisorEvent) {
+        match &event {
+            SupervisorEvent::GaveUp { .. } | SupervisorEvent::ChildKilled { .. } => {
+                tracing::warn!(supervisor.name = %self.options.name, event = ?event, "supervisor decision")
+            }
+            _ => {
+                tracing::info!(supervisor.name = %self.options.name, event = ?event, "supervisor decision")
+            }
+        }
+        let _ = self.shared.events.send(event);
+    }
+
+    fn publish_children(&self) {
+        *lock(&self.shared.children) = self
+            .children
+            .iter()
+            .map(|child| (child.spec.name.clone(), child.cell.clone()))
+            .collect();
+    }
+
+    /// Starts the children at `indices`, in start order. A child that fails to start is
+    /// handled as a failure, by message.
+    async fn start(&mut self, myself: &ActorRef<SupervisorMsg>, indices: &[usize]) {
+        for &index in indices {
+            let child = &mut self.children[index];
+            match (child.spec.start)(myself.get_cell()).await {
+                Ok(started) => {
+                    child.cell = Some(started.cell);
+                    child.token = started.token;
+                    child.started = Instant::now();
+                }
+                Err(error) => {
+                    let _ = myself.cast(SupervisorMsg::StartFailed(index, error.to_string()));
+                }
+            }
+        }
+        self.publish_children();
+    }
+
+    /// Stops one child by its shutdown policy and waits for it; kills it past its graceful
+    /// timeout and reports that.
+    async fn stop_child(&mut self, index: usize) {
+        let child = &mut self.children[index];
+        let Some(cell) = child.cell.take() else {
+            return;
+        };
+        self.stopping.insert(cell.get_id());
+        match child.spec.shutdown {
+            ShutdownPolicy::Kill => {
+                cell.kill();
+                let _ = cell.wait(None).await;
+            }
+            ShutdownPolicy::Graceful { timeout } => {
+                match child.token.take() {
+                    Some(token) => token.cancel(),
+                    None => cell.stop(None),
+                }
+                if cell.wait(Some(timeout)).await.is_err() {
+                    cell.kill();
+                    let _ = cell.wait(Some(timeout)).await;
+                    let name = child.spec.name.clone();
+                    self.emit(SupervisorEvent::ChildKilled {
+                        child: name,
+                        timeout,
+                    });
+                }
+            }
+        }
+        self.publish_children();
+    }
+
+    /// Stops every running child in reverse start order.
+    async fn stop_all(&mut self) {
+        for index in (0..self.children.len()).rev() {
+            self.stop_child(index).await;
+        }
+    }
+
+    /// Decides what a child's end means: restart (with the strategy's siblings), leave it
+    /// stopped, give up, or shut the scope down for a significant child.
+    async fn on_exit(
+        &mut self,
+        myself: &ActorRef<SupervisorMsg>,
+        index: usize,
+        exit: ChildExit,
+    ) -> Result<(), ActorProcessingErr> {
+        let name = self.children[index].spec.name.clone();
+        let restart = match (self.children[index].spec.restart, &exit) {
+            (RestartType::Permanent, _) => true,
+            (RestartType::Transient, ChildExit::Normal) => false,
+            (RestartType::Transient, _) => true,
+            (RestartType::Temporary, _) => false,
+        };
+
+        if !restart {
+            self.children[index].done = true;
+            self.emit(SupervisorEvent::LeftStopped {
+                child: name.clone(),
+                exit,
+            });
+            if self.children[index].spec.significant && self.significant_end() {
+                self.emit(SupervisorEvent::AutoShutdown { child: name });
+                self.stop_all().await;
+                self.exit_cleanly(myself);
+            }
+            return Ok(());
+        }
+
+        let now = Instant::now();
+        let policy = self.options.policy.clone();
+        if !self.window.allow(now) {
+            self.emit(SupervisorEvent::GaveUp {
+                child: name.clone(),
+                exit,
+                max_restarts: policy.max_restarts(),
+                period: policy.period(),
+            });
+            self.stop_all().await;
+            let error = SupervisorError::RestartLimit {
+                supervisor: self.options.name.clone(),
+                child: name,
+                max_restarts: policy.max_restarts(),
+                period: self.options.period(),
+            };
+            self.shared.outcome.send_replace(Some(Err(error.clone())));
+            return Err(Box::new(error));
+        }
+
+        if let Some(hub) = &self.shared.hub {
+            hub.stats.restarted();
+        }
+        let started = self.children[index].started;
+        let delay = self.children[index]
+            .backoff
+            .next_delay(&self.options.policy, started, now);
+        let group: Vec<usize> = match policy.strategy() {
+            Strategy::OneForOne => vec![index],
+            Strategy::OneForAll => (0..self.children.len())
+                .filter(|&i| i == index || !self.children[i].done)
+                .collect(),
+            Strategy::RestForOne => (index..self.children.len())
+                .filter(|&i| i == index || !self.children[i].done)
+                .collect(),
+        };
+        // The siblings restarted with it stop first, in reverse start order.
+        for &sibling in group.iter().rev() {
+            if sibling != index {
+                self.stop_child(sibling).await;
+            }
+        }
+        self.emit(SupervisorEvent::Restarting {
+            child: name,
+            exit,
+            delay,
+            restarted: group
+                .iter()
+                .map(|&i| self.children[i].spec.name.clone())
+                .collect(),
+        });
+        if delay.is_zero() {
+            self.start(myself, &group).await;
+        } else {
+            myself.send_after(delay, move || SupervisorMsg::Start(group));
+        }
+        Ok(())
+    }
+
+    /// Returns whether significant children ending now shuts the scope down.
+    fn significant_end(&self) -> bool {
+        match self.options.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => self
+                .children
+                .iter()
+                .filter(|child| child.spec.significant)
+                .all(|child| child.done),
+        }
+    }
+
+    /// Stops the supervisor after a clean end, unlinking from a user's actor first so that
+    /// ractor's default supervision handling does not stop it.
+    fn exit_cleanly(&self, myself: &ActorRef<SupervisorMsg>) {
+        self.shared.outcome.send_replace(Some(Ok(())));
+        if let Some(parent) = &self.user_parent {
+            myself.get_cell().unlink(parent.clone());
+        }
+        myself.stop(None);
+    }
+}
+
+impl Actor for SupervisorActor {
+    type Msg = SupervisorMsg;
+    type State = State;
+    type Arguments = Args;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: Args,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let seed = crate::names::next_id();
+        let children = args
+            .specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| Child {
+                spec,
+                cell: None,
+                token: None,
+                started: Instant::now(),
+                backoff: BackoffState::new(seed.wrapping_mul(31).wrapping_add(index as u64)),
+                done: false,
+            })
+            .collect();
+        Ok(State {
+            window: RestartWindow::new(&args.options.policy),
+            options: args.options,
+            shared: args.shared,
+            user_parent: args.user_parent,
+            children,
+            stopping: HashSet::new(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let all: Vec<usize> = (0..state.children.len()).collect();
+        state.start(&myself, &all).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SupervisorMsg::Start(indices) => {
+                state.start(&myself, &indices).await;
+                Ok(())
+            }
+            SupervisorMsg::StartFailed(index, error) => {
+                state
+                    .on_exit(&myself, index, ChildExit::StartFailed(error))
+                    .await
+            }
+        }
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, exit) = match &event {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                let exit = if reason.as_deref() == Some("killed") {
+                    ChildExit::Killed
+                } else {
+                    ChildExit::Normal
+                };
+                (cell.clone(), exit)
+            }
+            SupervisionEvent::ActorFailed(cell, error) => {
+                (cell.clone(), ChildExit::Failed(error.to_string()))
+            }
+            _ => return Ok(()),
+        };
+        drop(event);
+        if state.stopping.remove(&cell.get_id()) {
+            return Ok(());
+        }
+        let Some(index) = state.children.iter().position(|child| {
+            child
+                .cell
+                .as_ref()
+                .is_some_and(|known| known.get_id() == cell.get_id())
+        }) else {
+            return Ok(());
+        };
+        state.children[index].cell = None;
+        state.children[index].token = None;
+        state.publish_children();
+        state.on_exit(&myself, index, exit).await
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.stop_all().await;
+        state.shared.outcome.send_if_modified(|outcome| {
+            if outcome.is_none() {
+                *outcome = Some(Ok(()));
+                true
+            } else {
+                false
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Starts a nested supervised scope under `parent` and returns its cell.
+pub(crate) async fn spawn_nested(
+    options: SupervisorOptions,
+    specs: Vec<ChildSpec>,
+    parent: ActorCell,
+) -> Result<ActorCell, crate::BoxError> {
+    let shared = new_shared(&options, None);
+    let args = Args {
+        options,
+        specs,
+        shared,
+        user_parent: None,
+    };
+    let (actor, _) = Actor::spawn_linked(None, SupervisorActor, args, parent).await?;
+    Ok(actor.get_cell())
+}
+
+pub(crate) fn new_shared(options: &SupervisorOptions, hub: Option<Arc<Hub>>) -> Arc<Shared> {
+    let (events, _) = broadcast::channel(256);
+    Arc::new(Shared {
+        name: options.name.clone(),
+        children: Mutex::new(Vec::new()),
+        outcome: watch::Sender::new(None),
+        events,
+        hub,
+    })
+}
+
+/// How long a caller waits for a supervisor to stop its children before giving up waiting.
+pub(crate) const STOP_WAIT: Duration = Duration::from_secs(60);

@@ -1,0 +1,181 @@
+use std::sync::Arc;
+
+use ractor::{Actor, ActorCell, ActorRef};
+
+use super::actor::{new_shared, Args, Shared, SupervisorActor, SupervisorMsg, STOP_WAIT};
+use super::spec::ChildSpec;
+use super::{SupervisorError, SupervisorEvents, SupervisorOptions};
+use crate::observe::Hub;
+use crate::util::lock;
+use crate::Name;
+
+/// A supervised scope: runs long-lived children from their specifications, in specification
+/// order, and restarts them by its [`RestartPolicy`](crate::RestartPolicy).
+///
+/// Dropping the handle stops the scope (its children are stopped in reverse start order), as
+/// [`Supervisor::shutdown`] does without waiting.
+#[must_use = "dropping a Supervisor stops it; call `wait` or `shutdown`"]
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    actor: ActorRef<SupervisorMsg>,
+    armed: bool,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if self.armed {
+            self.actor.stop(None);
+        }
+    }
+}
+
+impl Supervisor {
+    /// Starts a supervised scope on its own.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NoRuntime`] outside a tokio runtime, [`SupervisorError::Config`] for a
+    /// child with a zero graceful timeout, [`SupervisorError::Stopped`] when the actor could not
+    /// start.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped after the actor started, the scope keeps running until its
+    /// children end; prefer awaiting it.
+    pub async fn start(
+        options: SupervisorOptions,
+        children: Vec<ChildSpec>,
+    ) -> Result<Supervisor, SupervisorError> {
+        Supervisor::start_under(options, children, None, true, None).await
+    }
+
+    /// Starts a supervised scope linked under `parent`, a ractor actor of the user's. When the
+    /// scope gives up, `parent` receives `ActorFailed` carrying the [`SupervisorError`]; a clean
+    /// end unlinks first, so `parent` keeps running even with ractor's default handling.
+    ///
+    /// # Errors
+    ///
+    /// As [`Supervisor::start`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Supervisor::start`].
+    pub async fn start_linked(
+        options: SupervisorOptions,
+        children: Vec<ChildSpec>,
+        parent: ActorCell,
+    ) -> Result<Supervisor, SupervisorError> {
+        Supervisor::start_under(options, children, Some(parent), true, None).await
+    }
+
+    pub(crate) async fn start_under(
+        options: SupervisorOptions,
+        children: Vec<ChildSpec>,
+        parent: Option<ActorCell>,
+        parent_is_user: bool,
+        hub: Option<Arc<Hub>>,
+    ) -> Result<Supervisor, SupervisorError> {
+        if !crate::util::in_runtime() {
+            return Err(SupervisorError::NoRuntime);
+        }
+        for child in &children {
+            child.shutdown.validate()?;
+        }
+        let shared = new_shared(&options, hub);
+        let name = options.name.clone();
+        let args = Args {
+            options,
+            specs: children,
+            shared: Arc::clone(&shared),
+            user_parent: parent.clone().filter(|_| parent_is_user),
+        };
+        let spawned = match parent {
+            Some(parent) => Actor::spawn_linked(None, SupervisorActor, args, parent).await,
+            None => Actor::spawn(None, SupervisorActor, args).await,
+        };
+        let (actor, _) = spawned.map_err(|error| SupervisorError::Stopped {
+            supervisor: name,
+            reason: error.to_string(),
+        })?;
+        Ok(Supervisor {
+            shared,
+            actor,
+            armed: true,
+        })
+    }
+
+    /// Name of the supervised scope.
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// The supervised scope's ractor actor.
+    pub fn actor(&self) -> ActorCell {
+        self.actor.get_cell()
+    }
+
+    /// The children by name, in specification order, each with its actor while it runs.
+    pub fn children(&self) -> Vec<(Name, Option<ActorCell>)> {
+        lock(&self.shared.children).clone()
+    }
+
+    /// Subscribes to the scope's decisions: restarts, children left stopped, kills past a
+    /// graceful timeout, giving up, auto-shutdown.
+    pub fn events(&self) -> SupervisorEvents {
+        SupervisorEvents {
+            receiver: self.shared.events.subscribe(),
+            missed: 0,
+        }
+    }
+
+    /// Waits until the scope ends: it gave up, a significant child ended it, or it was stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::RestartLimit`] when it gave up; [`SupervisorError::Stopped`] when its
+    /// actor was killed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the scope, as dropping the handle does.
+    pub async fn wait(mut self) -> Result<(), SupervisorError> {
+        let _ = self.actor.get_cell().wait(None).await;
+        self.armed = false;
+        self.outcome()
+    }
+
+    /// Stops the scope: its children are stopped in reverse start order (gracefully, then
+    /// killed past their timeout), then the scope's actor stops.
+    ///
+    /// # Errors
+    ///
+    /// As [`Supervisor::wait`].
+    ///
+    /// # Cancel safety
+    ///
+    /// The scope stops whether or not the future is polled to the end.
+    pub async fn shutdown(mut self) -> Result<(), SupervisorError> {
+        self.actor.stop(None);
+        let _ = self.actor.get_cell().wait(Some(STOP_WAIT)).await;
+        self.armed = false;
+        self.outcome()
+    }
+
+    fn outcome(&self) -> Result<(), SupervisorError> {
+        match self.shared.outcome.borrow().clone() {
+            Some(outcome) => outcome,
+            None => Err(SupervisorError::Stopped {
+                supervisor: self.shared.name.clone(),
+                reason: "its actor was killed".to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! Supervised scopes: strategies, restart intensity, restart types, shutdown policies,
+//! significant children, nesting and many restarts.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Log;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_scope::{
+    AutoShutdown, Backoff, BoxError, ChildContext, ChildExit, ChildSpec, Manager, ManagerConfig,
+    RestartPolicy, RestartType, ShutdownPolicy, Strategy, Supervisor, SupervisorError,
+    SupervisorEvent, SupervisorOptions,
+};
+
+/// Logs `stop:<name>` when the body that holds it is dropped.
+struct OnStop(String, Log);
+
+impl Drop for OnStop {
+    fn drop(&mut self) {
+        self.1.push(format!("stop:{}", self.0));
+    }
+}
+
+/// A child that logs its starts and stops, and fails `fails` runs after `after_ms`.
+fn child(name: &'static str, log: &Log, fails: u64, after_ms: u64) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::task(name, move |ctx: ChildContext| {
+        let log = log.clone();
+        async move {
+            log.push(format!("start:{name}"));
+            let _guard = OnStop(name.to_string(), log);
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            if ctx.restarts() < fails {
+                return Err(format!("{name} failed").into());
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    })
+}
+
+fn policy(strategy: Strategy, max_restarts: u32, period: Duration) -> RestartPolicy {
+    RestartPolicy::new(
+        strategy,
+        max_restarts,
+        period,
+        Backoff::None,
+        Duration::from_secs(30),
+    )
+    .unwrap()
+}
+
+async fn strategy_log(strategy: Strategy) -> Vec<String> {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("workers").policy(policy(strategy, 5, Duration::from_secs(5))),
+        vec![
+            child("a", &log, 0, 0),
+            child("b", &log, 1, 100),
+            child("c", &log, 0, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let entries = log.entries();
+    supervisor.shutdown().await.unwrap();
+    entries
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_one_restarts_only_the_child() {
+    let log = strategy_log(Strategy::OneForOne).await;
+    assert_eq!(
+        log,
+        vec!["start:a", "start:b", "start:c", "stop:b", "start:b"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_all_restarts_everyone_in_order() {
+    let log = strategy_log(Strategy::OneForAll).await;
+    assert_eq!(
+        log,
+        vec![
+            "start:a", "start:b", "start:c", "stop:b", "stop:c", "stop:a", "start:a", "start:b",
+            "start:c"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_restarts_the_rest() {
+    let log = strategy_log(Strategy::RestForOne).await;
+    assert_eq!(
+        log,
+        vec!["start:a", "start:b", "start:c", "stop:b", "stop:c", "start:b", "start:c"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_in_reverse_start_order() {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("ordered"),
+        vec![
+            child("a", &log, 0, 0),
+            child("b", &log, 0, 0),
+            child("c", &log, 0, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    supervisor.shutdown().await.unwrap();
+    assert_eq!(
+        log.entries(),
+        vec!["start:a", "start:b", "start:c", "stop:c", "stop:b", "stop:a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn intensity_limit_gives_up() {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("fragile").policy(policy(
+            Strategy::OneForOne,
+            3,
+            Duration::from_secs(5),
+        )),
+        vec![
+            child("steady", &log, 0, 0),
+            child("crashy", &log, u64::MAX, 100),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    let error = supervisor.wait().await.unwrap_err();
+    match &error {
+        SupervisorError::RestartLimit {
+            child,
+            max_restarts,
+            period,
+            ..
+        } => {
+            assert_eq!(child.as_ref(), "crashy");
+            assert_eq!(*max_restarts, 3);
+            assert_eq!(*period, Duration::from_secs(5));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(error.to_string().contains("crashy"), "{error}");
+    // Every child was stopped.
+    assert_eq!(log.with_prefix("stop:steady").len(), 1);
+    let restarts = std::iter::from_fn(|| events.try_recv())
+        .filter(|event| matches!(event, SupervisorEvent::Restarting { .. }))
+        .count();
+    assert_eq!(restarts, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_wider_than_window_keep_restarting() {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("slow-crash").policy(policy(
+            Strategy::OneForOne,
+            3,
+            Duration::from_secs(5),
+        )),
+        vec![child("crashy", &log, u64::MAX, 2_000)],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(log.with_prefix("start:crashy").len() > 20);
+    assert!(supervisor.children()[0].1.is_some());
+    supervisor.shutdown().await.unwrap();
+}
+
+fn exits(name: &'static str, fail: bool) -> ChildSpec {
+    ChildSpec::task(name, move |_ctx: ChildContext| async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if fail {
+            Err::<(), BoxError>("failed".into())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_types_decide() {
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("types").policy(policy(
+            Strategy::OneForOne,
+            100,
+            Duration::from_secs(60),
+        )),
+        vec![
+            exits("transient-normal", false).restart(RestartType::Transient),
+            exits("temporary-failed", true).restart(RestartType::Temporary),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen: Vec<SupervisorEvent> = std::iter::from_fn(|| events.try_recv()).collect();
+    assert!(seen.contains(&SupervisorEvent::LeftStopped {
+        child: "transient-normal".into(),
+        exit: ChildExit::Normal
+    }));
+    assert!(seen.iter().any(|event| matches!(
+        event,
+        SupervisorEvent::LeftStopped { child, exit: ChildExit::Failed(_) } if child.as_ref() == "temporary-failed"
+    )));
+    assert!(!seen
+        .iter()
+        .any(|event| matches!(event, SupervisorEvent::Restarting { .. })));
+    supervisor.shutdown().await.unwrap();
+
+    // A transient child that fails is restarted.
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("transient"),
+        vec![child("t", &log, 1, 10).restart(RestartType::Transient)],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(log.with_prefix("start:t").len(), 2);
+    supervisor.shutdown().await.unwrap();
+}
+
+/// A user's actor that never finishes starting, so a graceful stop cannot reach it.
+struct Stubborn;
+
+impl Actor for Stubborn {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn post_start(&self, _: ActorRef<()>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stubborn_child_killed_after_timeout() {
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("stubborn"),
+        vec![ChildSpec::actor("stubborn", |parent| async move {
+            let (actor, _) = Actor::spawn_linked(None, Stubborn, (), parent).await?;
+            Ok(actor.get_cell())
+        })
+        .shutdown(ShutdownPolicy::Graceful {
+            timeout: Duration::from_millis(500),
+        })],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let cell = supervisor.children()[0].1.clone().unwrap();
+    let start = tokio::time::Instant::now();
+    supervisor.shutdown().await.unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    assert_eq!(cell.get_status(), ractor::ActorStatus::Stopped);
+    assert_eq!(
+        events.try_recv(),
+        Some(SupervisorEvent::ChildKilled {
+            child: "stubborn".into(),
+            timeout: Duration::from_millis(500)
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_failure_counts_toward_intensity() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&attempts);
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("unstartable").policy(policy(
+            Strategy::OneForOne,
+            2,
+            Duration::from_secs(5),
+        )),
+        vec![ChildSpec::actor("broken", move |_parent| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Err::<ractor::ActorCell, BoxError>("cannot connect".into())
+            }
+        })],
+    )
+    .await
+    .unwrap();
+    let error = supervisor.wait().await.unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::RestartLimit { ref child, .. } if child.as_ref() == "broken")
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn significant_child_ends_the_scope() {
+    let log = Log::default();
+    let done_log = log.clone();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("job").auto_shutdown(AutoShutdown::AnySignificant),
+        vec![
+            child("a", &log, 0, 0),
+            ChildSpec::task("main", move |_ctx: ChildContext| {
+                let log = done_log.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    log.push("done:main");
+                    Ok::<(), BoxError>(())
+                }
+            })
+            .restart(RestartType::Transient)
+            .significant(true),
+            child("c", &log, 0, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    supervisor.wait().await.unwrap();
+    assert_eq!(
+        log.entries(),
+        vec!["start:a", "start:c", "done:main", "stop:c", "stop:a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn outer_restarts_inner_that_gave_up() {
+    let log = Log::default();
+    let inner = ChildSpec::supervisor(
+        "inner",
+        SupervisorOptions::new("inner").policy(policy(
+            Strategy::OneForOne,
+            1,
+            Duration::from_secs(5),
+        )),
+        vec![child("crashy", &log, u64::MAX, 10)],
+    );
+    let outer = Supervisor::start(
+        SupervisorOptions::new("outer").policy(policy(
+            Strategy::OneForOne,
+            2,
+            Duration::from_secs(60),
+        )),
+        vec![inner],
+    )
+    .await
+    .unwrap();
+    let mut events = outer.events();
+    let error = outer.wait().await.unwrap_err();
+    // The inner one gave up three times: twice restarted by the outer one, then the outer one
+    // gave up too.
+    assert!(
+        matches!(error, SupervisorError::RestartLimit { ref child, .. } if child.as_ref() == "inner")
+    );
+    let restarted = std::iter::from_fn(|| events.try_recv())
+        .filter(|event| matches!(event, SupervisorEvent::Restarting { child, .. } if child.as_ref() == "inner"))
+        .count();
+    assert_eq!(restarted, 2);
+    // Each run of the inner scope started the child twice (once, and one restart).
+    assert_eq!(log.with_prefix("start:crashy").len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn thousand_restarts_leak_nothing() {
+    let manager = Manager::start(ManagerConfig::new("restarts"))
+        .await
+        .unwrap();
+    let alive = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&alive);
+    struct Alive(Arc<AtomicUsize>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let supervisor = manager
+        .supervise(
+            SupervisorOptions::new("churn").policy(policy(
+                Strategy::OneForOne,
+                10_000,
+                Duration::from_secs(3_600),
+            )),
+            vec![ChildSpec::task("flaky", move |ctx: ChildContext| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _alive = Alive(counter);
+                    if ctx.restarts() < 1_000 {
+                        return Err::<(), BoxError>("flaky".into());
+                    }
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            })],
+        )
+        .await
+        .unwrap();
+    let mut waited = 0;
+    while manager.stats().restarts < 1_000 && waited < 10_000 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        waited += 1;
+    }
+    assert_eq!(manager.stats().restarts, 1_000);
+    assert_eq!(alive.load(Ordering::SeqCst), 1);
+    drop(supervisor);
+    manager.shutdown().await.unwrap();
+    assert_eq!(alive.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_delays_follow_backoff() {
+    let log = Log::default();
+    let backoff: Backoff = toml::from_str(
+        "kind = \"exponential\"\ninitial = \"100ms\"\nfactor = 2.0\nmax = \"300ms\"",
+    )
+    .unwrap();
+    let policy = RestartPolicy::new(
+        Strategy::OneForOne,
+        10,
+        Duration::from_secs(60),
+        backoff,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("backoff").policy(policy),
+        vec![child("crashy", &log, 4, 0)],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delays: Vec<Duration> = std::iter::from_fn(|| events.try_recv())
+        .filter_map(|event| match event {
+            SupervisorEvent::Restarting { delay, .. } => Some(delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        delays,
+        [100, 200, 300, 300]
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(log.with_prefix("start:crashy").len(), 5);
+    supervisor.shutdown().await.unwrap();
+}
+
+/// A user's actor that records what its children's failures carry.
+struct Parent(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl Actor for Parent {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _: ActorRef<()>,
+        event: ractor::SupervisionEvent,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        if let ractor::SupervisionEvent::ActorFailed(_, error) = event {
+            let _ = self.0.send(error.to_string());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn linked_supervisor_failure_reaches_parent() {
+    let (sender, mut failures) = tokio::sync::mpsc::unbounded_channel();
+    let (parent, _) = Actor::spawn(None, Parent(sender), ()).await.unwrap();
+    let log = Log::default();
+    let supervisor = Supervisor::start_linked(
+        SupervisorOptions::new("linked").policy(policy(
+            Strategy::OneForOne,
+            1,
+            Duration::from_secs(5),
+        )),
+        vec![child("crashy", &log, u64::MAX, 10)],
+        parent.get_cell(),
+    )
+    .await
+    .unwrap();
+    let failure = failures.recv().await.unwrap();
+    assert!(failure.contains("crashy"), "{failure}");
+    assert!(supervisor.wait().await.is_err());
+    assert_eq!(parent.get_status(), ractor::ActorStatus::Running);
+    parent.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn supervisor_inside_a_task_stops_with_it() {
+    let manager = Manager::start(ManagerConfig::new("inside")).await.unwrap();
+    let log = Log::default();
+    let scope = manager.scope("host").await.unwrap();
+    let task_log = log.clone();
+    scope
+        .spawn(ractor_scope::Task::new(
+            "host",
+            move |ctx: ractor_scope::Context| async move {
+                let supervisor = ctx
+                    .supervise(
+                        SupervisorOptions::new("inner"),
+                        vec![child("a", &task_log, 0, 0), child("b", &task_log, 1, 10)],
+                    )
+                    .await?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // Returning without stopping it: the task's end stops it.
+                std::mem::forget(supervisor);
+                Ok::<(), BoxError>(())
+            },
+        ))
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert_eq!(
+        log.entries(),
+        vec!["start:a", "start:b", "stop:b", "start:b", "stop:b", "stop:a"]
+    );
+    assert_eq!(manager.stats().restarts, 1);
+    manager.shutdown().await.unwrap();
+}
