@@ -15,7 +15,7 @@ use ractor_scope::{
     SupervisorEvent, SupervisorOptions,
 };
 
-/// Logs `stop:<name>` when the body that holds it is dropped.
+/// Logs `stop:<name>` when it is dropped with the body that owns it.
 struct OnStop(String, Log);
 
 impl Drop for OnStop {
@@ -24,7 +24,8 @@ impl Drop for OnStop {
     }
 }
 
-/// A child that logs its starts and stops, and fails `fails` runs after `after_ms`.
+/// Builds a child that logs its starts and stops, and whose first `fails` runs fail after
+/// `after_ms`.
 fn child(name: &'static str, log: &Log, fails: u64, after_ms: u64) -> ChildSpec {
     let log = log.clone();
     ChildSpec::task(name, move |ctx: ChildContext| {
