@@ -545,3 +545,26 @@ async fn supervisor_inside_a_task_stops_with_it() {
     assert_eq!(manager.stats().restarts, 1);
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn tree_shows_supervisor_and_children() {
+    let manager = Manager::start(ManagerConfig::new("treed")).await.unwrap();
+    let log = Log::default();
+    let supervisor = manager
+        .supervise(
+            SupervisorOptions::new("workers"),
+            vec![child("a", &log, 0, 0), child("b", &log, 0, 0)],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let tree = manager.tree();
+    assert_eq!(tree.count(ractor_scope::ActorKind::Supervisor), 1);
+    assert_eq!(tree.count(ractor_scope::ActorKind::Child), 2);
+    let text = tree.to_string();
+    assert!(text.contains("supervisor 'workers'"), "{text}");
+    assert!(text.contains("child 'a'"), "{text}");
+    drop(supervisor);
+    manager.shutdown().await.unwrap();
+    assert!(manager.live_actors().is_empty());
+}

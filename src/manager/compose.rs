@@ -110,8 +110,10 @@ impl Manager {
         children: Vec<crate::ChildSpec>,
     ) -> Result<crate::Supervisor, crate::SupervisorError> {
         let (cell, hub) = self.supervisor_parent();
+        let parent_id = Some(self.id().as_u64());
         let supervisor =
-            crate::Supervisor::start_under(options, children, cell, false, Some(hub)).await?;
+            crate::Supervisor::start_under(options, children, cell, false, Some(hub), parent_id)
+                .await?;
         self.track_supervisor(supervisor.actor());
         Ok(supervisor)
     }

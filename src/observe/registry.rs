@@ -19,6 +19,10 @@ pub enum ActorKind {
     Scope,
     /// A task.
     Task,
+    /// A supervised scope.
+    Supervisor,
+    /// A child of a supervised scope.
+    Child,
 }
 
 impl std::fmt::Display for ActorKind {
@@ -27,6 +31,8 @@ impl std::fmt::Display for ActorKind {
             ActorKind::Manager => "manager",
             ActorKind::Scope => "scope",
             ActorKind::Task => "task",
+            ActorKind::Supervisor => "supervisor",
+            ActorKind::Child => "child",
         })
     }
 }

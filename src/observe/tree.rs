@@ -74,6 +74,7 @@ fn write_node(
         ActorKind::Manager => format!("m{}", actor.id),
         ActorKind::Scope => format!("s{}", actor.id),
         ActorKind::Task => format!("t{}", actor.id),
+        _ => format!("#{}", actor.id),
     };
     write!(f, "{branch}{} '{}' {id}", actor.kind, actor.name)?;
     if let Some(state) = actor.task_state {

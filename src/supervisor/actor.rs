@@ -7,12 +7,12 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::spec::ChildSpec;
+use super::spec::{ChildSpec, Parent};
 use super::{
     AutoShutdown, BackoffState, ChildExit, RestartType, RestartWindow, ShutdownPolicy, Strategy,
     SupervisorError, SupervisorEvent, SupervisorOptions,
 };
-use crate::observe::Hub;
+use crate::observe::{register, ActorKind, Entry, Hub, Registration};
 use crate::util::lock;
 use crate::Name;
 
@@ -33,6 +33,11 @@ impl ractor::Message for SupervisorMsg {}
 /// What the supervisor's handles read.
 pub(crate) struct Shared {
     pub(crate) name: Name,
+    /// The scope's id in the live-actor registry.
+    pub(crate) id: u64,
+    /// Its parent's id in the registry, and the root of its tree.
+    pub(crate) parent_id: Option<u64>,
+    pub(crate) root: u64,
     pub(crate) children: Mutex<Vec<(Name, Option<ActorCell>)>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), SupervisorError>>>,
     pub(crate) events: broadcast::Sender<SupervisorEvent>,
@@ -50,6 +55,8 @@ pub(crate) struct Args {
 struct Child {
     spec: ChildSpec,
     cell: Option<ActorCell>,
+    /// The running child's entry in the live-actor registry.
+    registration: Option<Registration>,
     token: Option<CancellationToken>,
     started: Instant,
     backoff: BackoffState,
@@ -65,6 +72,7 @@ pub(crate) struct State {
     window: RestartWindow,
     /// Children this supervisor is stopping; their exits are not failures.
     stopping: HashSet<ActorId>,
+    registration: Registration,
 }
 
 impl State {
@@ -93,8 +101,26 @@ impl State {
     async fn start(&mut self, myself: &ActorRef<SupervisorMsg>, indices: &[usize]) {
         for &index in indices {
             let child = &mut self.children[index];
-            match (child.spec.start)(myself.get_cell()).await {
+            let parent = Parent {
+                cell: myself.get_cell(),
+                id: self.shared.id,
+                root: self.shared.root,
+                hub: self.shared.hub.clone(),
+            };
+            match (child.spec.start)(parent).await {
                 Ok(started) => {
+                    child.registration = Some(register(
+                        crate::names::next_id(),
+                        Entry {
+                            kind: ActorKind::Child,
+                            name: child.spec.name.clone(),
+                            parent: Some(self.shared.id),
+                            root: self.shared.root,
+                            cell: started.cell.clone(),
+                            started: Instant::now(),
+                            task: None,
+                        },
+                    ));
                     child.cell = Some(started.cell);
                     child.token = started.token;
                     child.started = Instant::now();
@@ -111,6 +137,7 @@ impl State {
     /// timeout and reports that.
     async fn stop_child(&mut self, index: usize) {
         let child = &mut self.children[index];
+        child.registration = None;
         let Some(cell) = child.cell.take() else {
             return;
         };
@@ -193,6 +220,7 @@ impl State {
                 period: self.options.period(),
             };
             self.shared.outcome.send_replace(Some(Err(error.clone())));
+            self.registration.remove();
             return Err(Box::new(error));
         }
 
@@ -252,6 +280,7 @@ impl State {
     /// ractor's default supervision handling does not stop it.
     fn exit_cleanly(&self, myself: &ActorRef<SupervisorMsg>) {
         self.shared.outcome.send_replace(Some(Ok(())));
+        self.registration.remove();
         if let Some(parent) = &self.user_parent {
             myself.get_cell().unlink(parent.clone());
         }
@@ -266,9 +295,21 @@ impl Actor for SupervisorActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: Args,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let registration = register(
+            args.shared.id,
+            Entry {
+                kind: ActorKind::Supervisor,
+                name: args.shared.name.clone(),
+                parent: args.shared.parent_id,
+                root: args.shared.root,
+                cell: myself.get_cell(),
+                started: Instant::now(),
+                task: None,
+            },
+        );
         let seed = crate::names::next_id();
         let children = args
             .specs
@@ -277,6 +318,7 @@ impl Actor for SupervisorActor {
             .map(|(index, spec)| Child {
                 spec,
                 cell: None,
+                registration: None,
                 token: None,
                 started: Instant::now(),
                 backoff: BackoffState::new(seed.wrapping_mul(31).wrapping_add(index as u64)),
@@ -290,6 +332,7 @@ impl Actor for SupervisorActor {
             user_parent: args.user_parent,
             children,
             stopping: HashSet::new(),
+            registration,
         })
     }
 
@@ -355,6 +398,7 @@ impl Actor for SupervisorActor {
             return Ok(());
         };
         state.children[index].cell = None;
+        state.children[index].registration = None;
         state.children[index].token = None;
         state.publish_children();
         state.on_exit(&myself, index, exit).await
@@ -366,6 +410,7 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.stop_all().await;
+        state.registration.remove();
         state.shared.outcome.send_if_modified(|outcome| {
             if outcome.is_none() {
                 *outcome = Some(Ok(()));
@@ -382,9 +427,15 @@ impl Actor for SupervisorActor {
 pub(crate) async fn spawn_nested(
     options: SupervisorOptions,
     specs: Vec<ChildSpec>,
-    parent: ActorCell,
+    parent: Parent,
 ) -> Result<ActorCell, crate::BoxError> {
-    let shared = new_shared(&options, None);
+    let shared = new_shared(
+        &options,
+        parent.hub.clone(),
+        Some(parent.id),
+        Some(parent.root),
+    );
+    let parent = parent.cell;
     let args = Args {
         options,
         specs,
@@ -395,10 +446,19 @@ pub(crate) async fn spawn_nested(
     Ok(actor.get_cell())
 }
 
-pub(crate) fn new_shared(options: &SupervisorOptions, hub: Option<Arc<Hub>>) -> Arc<Shared> {
+pub(crate) fn new_shared(
+    options: &SupervisorOptions,
+    hub: Option<Arc<Hub>>,
+    parent_id: Option<u64>,
+    root: Option<u64>,
+) -> Arc<Shared> {
     let (events, _) = broadcast::channel(256);
+    let id = crate::names::next_id();
     Arc::new(Shared {
         name: options.name.clone(),
+        id,
+        parent_id,
+        root: root.unwrap_or(id),
         children: Mutex::new(Vec::new()),
         outcome: watch::Sender::new(None),
         events,

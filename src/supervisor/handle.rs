@@ -54,7 +54,7 @@ impl Supervisor {
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
     ) -> Result<Supervisor, SupervisorError> {
-        Supervisor::start_under(options, children, None, true, None).await
+        Supervisor::start_under(options, children, None, true, None, None).await
     }
 
     /// Starts a supervised scope linked under `parent`, a ractor actor of the user's. When the
@@ -73,15 +73,18 @@ impl Supervisor {
         children: Vec<ChildSpec>,
         parent: ActorCell,
     ) -> Result<Supervisor, SupervisorError> {
-        Supervisor::start_under(options, children, Some(parent), true, None).await
+        Supervisor::start_under(options, children, Some(parent), true, None, None).await
     }
 
+    /// Starts a supervised scope under `parent` (if any), in the tree of `hub` (if any), with
+    /// `parent_id` as its parent in the live-actor registry.
     pub(crate) async fn start_under(
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
         parent: Option<ActorCell>,
         parent_is_user: bool,
         hub: Option<Arc<Hub>>,
+        parent_id: Option<u64>,
     ) -> Result<Supervisor, SupervisorError> {
         if !crate::util::in_runtime() {
             return Err(SupervisorError::NoRuntime);
@@ -89,7 +92,8 @@ impl Supervisor {
         for child in &children {
             child.shutdown.validate()?;
         }
-        let shared = new_shared(&options, hub);
+        let root = hub.as_ref().map(|hub| hub.root_id);
+        let shared = new_shared(&options, hub, parent_id, root);
         let name = options.name.clone();
         let args = Args {
             options,

@@ -10,8 +10,18 @@ use crate::{BoxError, Name};
 
 type StartFuture = Pin<Box<dyn Future<Output = Result<Started, BoxError>> + Send>>;
 
-/// Starts one child under the given supervisor cell.
-pub(crate) type StartFn = Arc<dyn Fn(ActorCell) -> StartFuture + Send + Sync>;
+/// Starts one child under the given supervisor.
+pub(crate) type StartFn = Arc<dyn Fn(Parent) -> StartFuture + Send + Sync>;
+
+/// The supervisor a child starts under: its cell, its id in the live-actor registry and the
+/// tree it belongs to.
+#[derive(Clone)]
+pub(crate) struct Parent {
+    pub(crate) cell: ActorCell,
+    pub(crate) id: u64,
+    pub(crate) root: u64,
+    pub(crate) hub: Option<Arc<crate::observe::Hub>>,
+}
 
 /// A started child: its actor, and for a task child the token that stops it gracefully.
 pub(crate) struct Started {
@@ -89,8 +99,8 @@ impl ChildSpec {
         let start = Arc::new(start);
         ChildSpec::new(
             name.into(),
-            Arc::new(move |supervisor| {
-                let started = start(supervisor);
+            Arc::new(move |parent: Parent| {
+                let started = start(parent.cell);
                 Box::pin(async move {
                     Ok(Started {
                         cell: started.await?,
@@ -114,12 +124,15 @@ impl ChildSpec {
         let runs = Arc::new(std::sync::atomic::AtomicU64::new(0));
         ChildSpec::new(
             name,
-            Arc::new(move |supervisor| {
+            Arc::new(move |parent: Parent| {
                 let body = Arc::clone(&body);
                 let name = child_name.clone();
                 let restarts = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Box::pin(super::child::start_task_child(
-                    supervisor, name, restarts, body,
+                    parent.cell,
+                    name,
+                    restarts,
+                    body,
                 ))
             }),
         )
@@ -134,11 +147,11 @@ impl ChildSpec {
     ) -> Self {
         ChildSpec::new(
             name.into(),
-            Arc::new(move |supervisor| {
+            Arc::new(move |parent: Parent| {
                 let options = options.clone();
                 let children = children.clone();
                 Box::pin(async move {
-                    let cell = super::actor::spawn_nested(options, children, supervisor).await?;
+                    let cell = super::actor::spawn_nested(options, children, parent).await?;
                     Ok(Started { cell, token: None })
                 })
             }),

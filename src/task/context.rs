@@ -229,6 +229,7 @@ impl Context {
             Some(self.inner.actor.clone()),
             false,
             Some(hub),
+            Some(self.inner.task_id.as_u64()),
         )
         .await?;
         lock(&self.inner.supervisors).push(supervisor.actor());
