@@ -101,6 +101,10 @@ impl State {
     async fn start(&mut self, myself: &ActorRef<SupervisorMsg>, indices: &[usize]) {
         for &index in indices {
             let child = &mut self.children[index];
+            // Already running (started again by an overlapping restart): never run it twice.
+            if child.cell.is_some() {
+                continue;
+            }
             let parent = Parent {
                 cell: myself.get_cell(),
                 id: self.shared.id,
@@ -145,7 +149,8 @@ impl State {
         match child.spec.shutdown {
             ShutdownPolicy::Kill => {
                 cell.kill();
-                let _ = cell.wait(None).await;
+                // A kill lands at the child's next await; one that never awaits is given up on.
+                let _ = cell.wait(Some(STOP_WAIT)).await;
             }
             ShutdownPolicy::Graceful { timeout } => {
                 match child.token.take() {
