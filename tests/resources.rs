@@ -513,3 +513,22 @@ async fn opener_kill_releases_child_scope_first() {
     assert!(live_below(&manager).is_empty());
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn scope_stopped_by_ractor_finishes_in_order() {
+    let manager = manager().await;
+    let log = Log::default();
+    let (scope, handle) = scope_with_parked_holder(&manager, &log).await;
+    let actor = live_below(&manager)
+        .into_iter()
+        .find(|a| a.kind == ActorKind::Scope)
+        .unwrap();
+    actor.cell.stop(None);
+    let result = tokio::time::timeout(Duration::from_secs(10), scope.wait())
+        .await
+        .expect("wait returned");
+    assert!(result.unwrap_err().is_cancelled());
+    assert!(handle.result().unwrap_err().is_cancelled());
+    assert_eq!(released(&log), owners_in_reverse());
+    manager.shutdown().await.unwrap();
+}

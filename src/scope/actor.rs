@@ -183,8 +183,10 @@ impl Actor for ScopeActor {
             let _ = child.wait(None).await;
         }
         state.finished = true;
-        // The result is kept in the shared state for `wait`; the actor exits cleanly.
-        let _result = Box::pin(finish(state)).await;
+        // The result is kept in the shared state for `wait`; the actor exits cleanly. The
+        // tasks' states are still in this actor's unread supervision events, so it cannot wait
+        // for them to be counted out here; `wait` does that once this actor has stopped.
+        let _result = Box::pin(finish(state, false)).await;
         Ok(())
     }
 }
@@ -271,18 +273,20 @@ async fn maybe_finish(
         return Ok(());
     }
     state.finished = true;
-    let result = Box::pin(finish(state)).await;
+    let result = Box::pin(finish(state, true)).await;
     exit(myself, &state.scope, result)
 }
 
 /// Waits for the last task actors, releases the scope's resources and makes the result final.
-async fn finish(state: &mut ScopeActorState) -> Result<(), ScopeError> {
+async fn finish(state: &mut ScopeActorState, count_tasks_out: bool) -> Result<(), ScopeError> {
     for cell in state.stragglers.drain(..) {
         let _ = cell.wait(None).await;
     }
     let shared = &state.scope.shared;
     // The tasks' resources (and their child scopes') go first, then the scope's own.
-    shared.all_tasks_gone().await;
+    if count_tasks_out {
+        shared.all_tasks_gone().await;
+    }
     shared.tasks.wait_idle().await;
     shared.resources.drain().await;
     shared.group.wait_idle().await;
