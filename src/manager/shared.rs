@@ -48,7 +48,9 @@ impl ManagerShared {
                 scope_id: ScopeId::next(),
                 task: None,
             },
-            Arc::clone(&hub.resources),
+            // A group of its own: the tree's group counts the scopes' resources, which shutdown
+            // waits for before it releases these.
+            crate::resource::ReleaseGroup::root(),
             Arc::clone(&hub),
             config.release_timeout,
         );

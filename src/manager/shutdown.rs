@@ -69,6 +69,34 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
     }
     shared.cancel.cancel(CancelCause::ManagerShutdown);
 
+    // A scope that was opening while the loop above ran is cancelled by the root by now, but
+    // nobody waited for it: wait for every actor of the tree that is still alive.
+    if !timed_out {
+        let manager_id = shared.id.as_u64();
+        let late: Vec<_> = live_under_root(manager_id)
+            .into_iter()
+            .filter(|actor| actor.kind != ActorKind::Manager)
+            .collect();
+        for actor in late {
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if actor.cell.wait(remaining).await.is_err() {
+                timed_out = true;
+                break;
+            }
+        }
+        // Their resources too.
+        let idle = shared.hub.resources.wait_idle();
+        let in_time = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, idle).await.is_ok(),
+            None => {
+                idle.await;
+                true
+            }
+        };
+        timed_out |= !in_time;
+    }
+
     // Past the timeout, kill whatever is left of the tree, and wait (bounded) for the kills
     // and for the releases they start in the background.
     let mut killed = Vec::new();
