@@ -268,10 +268,10 @@ impl Manager {
         live_under_root(self.shared().id.as_u64())
     }
 
-    /// Shuts the manager down: no new scopes open; the scopes are cancelled (cause
-    /// [`CancelCause::ManagerShutdown`]) and waited for one at a time, newest first; then the
-    /// manager's actor stops. Returns once every actor of the tree has terminated and every
-    /// resource has been released.
+    /// Shuts the manager down. No new scopes open. The supervised scopes are stopped, newest
+    /// first. Then the scopes are cancelled (cause [`CancelCause::ManagerShutdown`]) and waited
+    /// for one at a time, newest first, and the manager's own resources are released. Returns
+    /// once every actor of the tree has terminated and every resource has been released.
     ///
     /// Calling it again, from any clone, waits for the same shutdown.
     ///

@@ -66,7 +66,7 @@ impl ErrorBus {
 
     pub(crate) fn subscribe(&self) -> ErrorReports {
         // `closed` is read under the subscribers' lock, which `close` holds while it sets it,
-        // so a subscription either sees the bus closed or is closed by it.
+        // so a subscription either finds the bus closed or is closed by it.
         let mut subscribers = lock(&self.subscribers);
         let queue = Arc::new(Queue {
             reports: Mutex::new(VecDeque::new()),
@@ -81,7 +81,7 @@ impl ErrorBus {
     }
 
     /// Offers `report` to every subscriber and returns how many of them missed it because
-    /// their buffer was full. Never waits.
+    /// their buffer was full. It never waits for a subscriber, only for short internal locks.
     pub(crate) fn publish(&self, report: &ErrorReport) -> u64 {
         let mut missed = 0;
         let mut subscribers = lock(&self.subscribers);
@@ -114,7 +114,7 @@ impl ErrorBus {
 /// A subscription to a manager's error reports, from
 /// [`Manager::errors`](crate::Manager::errors).
 ///
-/// Each subscriber has a bounded buffer. Publishing never waits: when the buffer is full, the
+/// Each subscriber has a bounded buffer. Publishing never waits for a subscriber. When its buffer is full, the
 /// report is counted as missed for this subscriber ([`ErrorReports::missed`]) and in the
 /// manager's [`Stats::error_reports_missed`](crate::Stats::error_reports_missed).
 ///

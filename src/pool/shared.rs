@@ -145,8 +145,9 @@ impl<T: Send + 'static> Shared<T> {
         taken
     }
 
-    /// Takes back an item that was in use: to the actor when waiters are queued, otherwise to
-    /// the idle queue; or releases it when it is broken, expired or the pool is closed.
+    /// Takes back an item that was in use. It goes to the actor when waiters are queued and to
+    /// the idle queue otherwise. It is released instead when it is broken, expired or the pool
+    /// is closed.
     pub(crate) fn give_back(&self, item: Item<T>, broken: bool) {
         let release = if broken {
             Some(Release::Broken)
@@ -164,7 +165,7 @@ impl<T: Send + 'static> Shared<T> {
 
         let mut books = lock(&self.books);
         // Checked again under the lock, which `close` takes to release the idle items after it
-        // set the flag: an item pushed here is either released by `close` or sees the flag.
+        // set the flag: an item pushed here is either released by `close` or finds the flag set.
         if self.is_closed() {
             drop(books);
             self.release_in_use(item, Release::Closed);

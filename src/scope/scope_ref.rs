@@ -72,10 +72,12 @@ impl ScopeRef {
         Ok(handle)
     }
 
-    /// Spawns every task of `graph`, after validating the graph as a whole: nothing is spawned
-    /// when a key is duplicated or unknown, a task depends on itself, the dependencies form a
-    /// cycle, or a task depends on a task of another scope. Tasks are spawned in dependency
-    /// order; read their results through the handles [`TaskGraph::add`] returned.
+    /// Spawns every task of `graph` after validating the graph as a whole.
+    ///
+    /// Nothing is spawned when a key is duplicated or unknown, a task depends on itself, the
+    /// dependencies form a cycle, or a task depends on a task of another scope. Tasks are
+    /// spawned in dependency order. Read their results through the handles that
+    /// [`TaskGraph::add`] returned.
     ///
     /// # Errors
     ///

@@ -222,7 +222,7 @@ impl State {
                 supervisor: self.options.name.clone(),
                 child: name,
                 max_restarts: policy.max_restarts(),
-                period: self.options.period(),
+                period: policy.period(),
             };
             self.shared.outcome.send_replace(Some(Err(error.clone())));
             self.registration.remove();

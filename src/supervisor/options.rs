@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use super::RestartPolicy;
 use crate::Name;
 
@@ -49,9 +47,5 @@ impl SupervisorOptions {
     pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
         self.auto_shutdown = auto_shutdown;
         self
-    }
-
-    pub(crate) fn period(&self) -> Duration {
-        self.policy.period()
     }
 }

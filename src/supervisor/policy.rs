@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
 
-/// Which children restart when one of them must.
+/// The set of children that restart when one of them must.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -33,7 +33,7 @@ pub enum RestartType {
     Temporary,
 }
 
-/// How a child is stopped.
+/// The way a child is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -183,10 +183,12 @@ impl Backoff {
     }
 }
 
-/// How a supervised scope restarts its children: the strategy, the restart intensity (at most
-/// `max_restarts` restarts within a sliding `period`, counted per supervised scope and
-/// timestamped at the failure; one more and the scope gives up), and the backoff between
-/// restarts. Intensity and backoff live together so that they cannot contradict each other.
+/// The restart rules of a supervised scope: the strategy, the restart intensity and the backoff
+/// between restarts.
+///
+/// The intensity allows at most `max_restarts` restarts within a sliding `period`, counted per
+/// supervised scope and timestamped at the failure. One more, and the scope gives up. Intensity
+/// and backoff live together so that they cannot contradict each other.
 ///
 /// Serde reads it with durations in a human-readable form:
 ///

@@ -54,8 +54,8 @@ impl ChildContext {
         self.token.is_cancelled()
     }
 
-    /// Completes when the supervisor asks the child to stop. The body is dropped then anyway;
-    /// use this in work it hands off elsewhere.
+    /// Completes when the supervisor requests the child to stop. The body is dropped then
+    /// anyway, so use this in work it hands off elsewhere.
     ///
     /// # Cancel safety
     ///

@@ -97,8 +97,8 @@ impl Context {
 
     /// Completes when the task's cancellation is requested.
     ///
-    /// The library already drops the body when that happens; use this in work the body hands
-    /// off elsewhere (a `spawn_blocking` loop, a detached task) so that it stops too.
+    /// The library already drops the body when that happens. Use this in work the body hands
+    /// off elsewhere (a `spawn_blocking` loop, a detached task), so that it stops too.
     ///
     /// # Cancel safety
     ///

@@ -18,8 +18,8 @@ pub(crate) struct TaskShared<T> {
     staged: Mutex<Option<T>>,
     outcome: OnceLock<Result<Arc<T>, TaskError>>,
     done: Notify,
-    /// Set by `join` before it waits, so that `finish` wakes nobody (and takes no lock) when no
-    /// one joins.
+    /// Set by `join` before it waits, so that `finish` wakes no waiter (and takes no lock) when
+    /// no one joins.
     joined: AtomicBool,
 }
 
