@@ -6,7 +6,8 @@ use tokio::sync::broadcast;
 use crate::Name;
 
 /// The state of a circuit breaker.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BreakerState {
     /// Calls pass; consecutive failures are counted.

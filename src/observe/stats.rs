@@ -9,7 +9,7 @@ use crate::TaskState;
 /// Every counter is updated under one lock, so a snapshot never shows a task in two states or
 /// in none: `tasks_added` always equals the sum of the per-state task counters (see
 /// [`Stats::tasks_balanced`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Scopes created.

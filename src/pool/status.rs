@@ -1,7 +1,7 @@
 /// A consistent snapshot of a pool's items and waiters.
 ///
 /// `size = idle + in_use + creating + releasing`, and `size <= max_size`, in every snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PoolStatus {
     /// The pool's maximum size.
@@ -23,7 +23,7 @@ pub struct PoolStatus {
 }
 
 /// Counters of a pool since it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Items handed out.
