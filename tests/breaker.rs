@@ -159,6 +159,59 @@ async fn half_open_admits_exactly_the_trials() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn admits_calls_and_retry_after_follow_reset() {
+    let breaker = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_timeout(Duration::from_secs(10))
+        .start()
+        .await
+        .unwrap();
+    assert!(breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), None);
+
+    err(&breaker).await.unwrap_err();
+    assert!(!breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), Some(Duration::from_secs(10)));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), Some(Duration::from_secs(6)));
+
+    // Past the reset timeout a call would pass, but nothing moved the breaker yet.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), Some(Duration::ZERO));
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(breaker.stats().rejections, 0);
+
+    // A trial in flight takes the only slot.
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let trial = tokio::spawn({
+        let breaker = breaker.clone();
+        let gate = Arc::clone(&gate);
+        async move {
+            breaker
+                .call(|| async move {
+                    gate.notified().await;
+                    Ok::<_, CallError>(())
+                })
+                .await
+        }
+    });
+    settle().await;
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    assert!(!breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), None);
+    gate.notify_one();
+    trial.await.unwrap().unwrap();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert!(breaker.admits_calls());
+
+    breaker.force_open().await.unwrap();
+    assert!(!breaker.admits_calls());
+    assert_eq!(breaker.retry_after(), None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn cancelled_trial_frees_its_slot() {
     let breaker = CircuitBreaker::builder()
         .failure_threshold(1)
