@@ -270,7 +270,10 @@ fn print_summary(record: &Record, elapsed: Duration, stats: &Value) {
     {
         println!(
             "  {:>6} ms  {} -> {} ({})",
-            transition["at_ms"], transition["from"], transition["to"], transition["reason"]
+            transition["at_ms"],
+            transition["from"].as_str().unwrap_or_default(),
+            transition["to"].as_str().unwrap_or_default(),
+            transition["reason"].as_str().unwrap_or_default()
         );
     }
     let breaker = &stats["breaker"]["stats"];

@@ -19,6 +19,8 @@
 //! cargo run --release --example checkout -- --serve --port 8080
 //! ```
 
+// The integration tests share this module and use parts of it that the binary does not.
+#[allow(dead_code)]
 mod app;
 mod demo;
 

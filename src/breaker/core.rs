@@ -72,6 +72,36 @@ impl Core {
         tagged && self.now_ms() >= at & REOPEN_MS_MASK
     }
 
+    /// Returns whether `admit` would admit a call now, without admitting one or moving the
+    /// breaker to half-open.
+    pub(crate) fn would_admit(&self) -> bool {
+        let word = self.word();
+        match word.state {
+            BreakerState::Closed | BreakerState::ForcedClosed => true,
+            BreakerState::ForcedOpen => false,
+            BreakerState::Open => self.reopen_reached(word.generation),
+            BreakerState::HalfOpen => word.trials().0 < self.config.trials,
+        }
+    }
+
+    /// While the breaker is open, the time left until it admits a trial call; `None` in every
+    /// other state. Right after the opening swap, before the reopen time is recorded, it
+    /// returns the reset timeout the opening uses.
+    pub(crate) fn open_remaining(&self) -> Option<Duration> {
+        let word = self.word();
+        if word.state != BreakerState::Open {
+            return None;
+        }
+        let at = self.reopen_at.load(Ordering::Acquire);
+        let tagged = (at >> REOPEN_MS_BITS) as u32 == word.generation & GENERATION_TAG;
+        let remaining_ms = if tagged {
+            (at & REOPEN_MS_MASK).saturating_sub(self.now_ms())
+        } else {
+            self.reset_ms.load(Ordering::Acquire)
+        };
+        Some(Duration::from_millis(remaining_ms))
+    }
+
     /// Admits a call, or returns the state that rejects it. Moves an open breaker whose reset
     /// timeout has passed to half-open, taking the first trial slot in the same swap.
     pub(crate) fn admit(&self) -> Result<Permit, BreakerState> {

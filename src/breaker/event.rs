@@ -71,6 +71,9 @@ impl fmt::Display for TransitionReason {
                 write!(f, "{failures} consecutive failures")
             }
             TransitionReason::ResetTimeoutElapsed => f.write_str("reset timeout elapsed"),
+            TransitionReason::TrialsSucceeded { successes: 1 } => {
+                f.write_str("1 trial call succeeded")
+            }
             TransitionReason::TrialsSucceeded { successes } => {
                 write!(f, "{successes} trial calls succeeded")
             }

@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
 use tokio::sync::broadcast;
@@ -115,8 +116,28 @@ impl CircuitBreaker {
     }
 
     /// The breaker's current state.
+    ///
+    /// An open breaker moves to half-open when a call arrives after its reset timeout, not on
+    /// a timer, so it reports [`BreakerState::Open`] until then. To ask whether a call would
+    /// pass, use [`CircuitBreaker::admits_calls`].
     pub fn state(&self) -> BreakerState {
         self.inner.core.word().state
+    }
+
+    /// Returns whether a call made now would be admitted, without making one: always when
+    /// closed, never when forced open, once the reset timeout has passed when open, and while
+    /// a trial slot is free when half-open.
+    ///
+    /// A service can use it to fail fast before any other work; the answer may change before
+    /// the call is made.
+    pub fn admits_calls(&self) -> bool {
+        self.inner.core.would_admit()
+    }
+
+    /// While the breaker is open, the time left until it admits a trial call, for example for
+    /// a `Retry-After` header. `None` in every other state, forced open included.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.core.open_remaining()
     }
 
     /// A snapshot of the breaker's counters.

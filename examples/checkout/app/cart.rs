@@ -51,13 +51,22 @@ pub struct Cart {
 /// [`CheckoutError::MalformedJson`] when the body is not JSON, [`CheckoutError::InvalidCart`]
 /// naming the field and the rule when it is not a valid cart.
 pub fn parse(body: &[u8], max_quantity: i64) -> Result<Cart, CheckoutError> {
-    let cart: CartBody = serde_json::from_slice(body).map_err(|error| {
-        if error.is_data() {
+    // The path names the field at fault, as in `items[0].quantity: invalid type: ...`.
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let cart: CartBody = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let error = error.into_inner();
+        if !error.is_data() {
+            CheckoutError::MalformedJson(error.to_string())
+        } else if path == "." {
             CheckoutError::InvalidCart(error.to_string())
         } else {
-            CheckoutError::MalformedJson(error.to_string())
+            CheckoutError::InvalidCart(format!("{path}: {error}"))
         }
     })?;
+    deserializer
+        .end()
+        .map_err(|error| CheckoutError::MalformedJson(error.to_string()))?;
     check_text("user_id", &cart.user_id)?;
     check_text("payment_token", &cart.payment_token)?;
     if cart.items.is_empty() {

@@ -249,6 +249,8 @@ pub struct Audit {
     pub sold: BTreeMap<i64, i64>,
     /// Reservations still `held`.
     pub held: i64,
+    /// Reservations in any status.
+    pub reservations: i64,
     /// Orders, with their totals in cents, by id.
     pub orders: BTreeMap<String, i64>,
 }
@@ -308,6 +310,8 @@ pub fn audit(connection: &mut Connection) -> rusqlite::Result<Audit> {
         [],
         |row| row.get(0),
     )?;
+    audit.reservations =
+        transaction.query_row("SELECT COUNT(*) FROM reservations", [], |row| row.get(0))?;
     transaction.commit()?;
     Ok(audit)
 }

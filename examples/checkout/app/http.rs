@@ -9,7 +9,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ractor_scope::BreakerState;
 use serde_json::json;
 
 use super::error::CheckoutError;
@@ -74,11 +73,10 @@ async fn order(
     })?;
     let cart = cart::parse(&body, shared.settings.max_quantity)?;
 
-    // While the breaker is open, answer before any database work.
-    let state = shared.breaker.state();
-    if matches!(state, BreakerState::Open | BreakerState::ForcedOpen) {
+    // While the breaker rejects calls, answer before any database work.
+    if !shared.breaker.admits_calls() {
         return Err(CheckoutError::PaymentUnavailable {
-            reason: format!("circuit breaker is {state}"),
+            reason: format!("circuit breaker is {}", shared.breaker.state()),
             retry_after: shared.retry_after(),
         });
     }

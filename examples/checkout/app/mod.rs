@@ -78,8 +78,6 @@ pub struct Shared {
     started: Instant,
     run_id: u64,
     next_order: AtomicU64,
-    /// When the breaker will let a trial call through, while it is open.
-    open_until: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -89,11 +87,10 @@ impl Shared {
         format!("ord-{:x}-{sequence}", self.run_id)
     }
 
-    /// How long until the open breaker lets a trial call through (at least 50 ms).
+    /// How long until the breaker lets a trial call through, at least 50 ms.
     pub fn retry_after(&self) -> Duration {
-        let until = *self.open_until.lock().expect("breaker timer lock poisoned");
-        until
-            .map(|until| until.saturating_duration_since(Instant::now()))
+        self.breaker
+            .retry_after()
             .unwrap_or_default()
             .max(Duration::from_millis(50))
     }
@@ -205,7 +202,6 @@ impl App {
             started: Instant::now(),
             run_id: run_id(),
             next_order: AtomicU64::new(1),
-            open_until: Mutex::new(None),
         });
         let watchers = vec![
             watch_breaker(Arc::clone(&shared)),
@@ -309,14 +305,6 @@ fn watch_breaker(shared: Arc<Shared>) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(transition) = events.recv().await {
             let now = Instant::now();
-            *shared
-                .open_until
-                .lock()
-                .expect("breaker timer lock poisoned") =
-                match (transition.to, transition.reset_timeout) {
-                    (BreakerState::Open, Some(reset)) => Some(now + reset),
-                    _ => None,
-                };
             tracing::info!(
                 breaker.from = %transition.from,
                 breaker.to = %transition.to,

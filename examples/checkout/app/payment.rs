@@ -124,11 +124,6 @@ impl Backend {
         Ok(Backend { addr, server })
     }
 
-    /// The address the backend listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The base URL of the backend.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -275,10 +270,14 @@ pub enum PaymentError {
 }
 
 impl PaymentError {
-    /// Returns whether the error says something about the backend's health; a declined card
-    /// does not, so it does not count against the circuit breaker.
+    /// Returns whether the error says something about the backend's health, and so counts
+    /// against the circuit breaker. A declined card does not, and neither does a payment
+    /// client that is being restarted: the breaker protects the backend, not the client.
     pub fn is_fault(&self) -> bool {
-        !matches!(self, PaymentError::Declined(_) | PaymentError::Rejected(_))
+        !matches!(
+            self,
+            PaymentError::Declined(_) | PaymentError::Rejected(_) | PaymentError::ClientDown(_)
+        )
     }
 }
 
