@@ -174,9 +174,10 @@ fn classify(error: &ScopeError, charge_timeout: Duration) -> CheckoutError {
     }
     match error {
         ScopeError::TimedOut { timeout, .. } => CheckoutError::DeadlinePassed(*timeout),
-        ScopeError::TaskFailed { source, .. } if matches!(source, TaskError::TimedOut { .. }) => {
-            CheckoutError::ChargeTimedOut(charge_timeout)
-        }
+        ScopeError::TaskFailed {
+            source: TaskError::TimedOut { .. },
+            ..
+        } => CheckoutError::ChargeTimedOut(charge_timeout),
         other => CheckoutError::Internal(other.to_string()),
     }
 }
