@@ -450,3 +450,37 @@ async fn invalid_settings_are_rejected() {
     assert!(text.contains("--deadline 0s is invalid"), "{text}");
     assert!(Settings::try_parse_from(["checkout", "--deadline", "soon"]).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_gives_back_left_held_stock() {
+    bounded(async {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("shop.sqlite");
+        let path_flag = path.to_str().unwrap();
+
+        let app = start(&["--db", path_flag]).await;
+        let (status, _) = order(&app, &[(9, 2)]).await;
+        assert_eq!(status, 200);
+        app.shutdown().await.expect("clean shutdown");
+
+        // A process that stopped in the middle of a checkout leaves a reservation held.
+        let lines = [app::cart::LineBody {
+            product_id: 9,
+            quantity: 5,
+        }];
+        let mut connection = app::db::open(&path).unwrap();
+        app::db::reserve(&mut connection, "ord-interrupted", &lines).unwrap();
+        let interrupted = app::db::audit(&mut connection).unwrap();
+        assert_eq!(interrupted.held, 1);
+        drop(connection);
+
+        let app = start(&["--db", path_flag]).await;
+        let after = audit(&app).await;
+        assert_eq!(after.held, 0);
+        assert_eq!(after.stock[&9], interrupted.stock[&9] + 5);
+        assert_eq!(after.orders.len(), 1, "the first run's order is kept");
+        assert!(after.is_consistent(), "{after:?}");
+        app.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}

@@ -41,8 +41,11 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// Creates the tables if they are missing and seeds the catalog into an empty database.
-pub fn init(path: &Path) -> rusqlite::Result<()> {
+/// Creates the tables if they are missing, seeds the catalog into an empty database, and
+/// gives back the stock of reservations left `held` by a process that stopped in the middle of
+/// a checkout. No checkout runs yet when it is called. Returns the number of those
+/// reservations.
+pub fn init(path: &Path) -> rusqlite::Result<usize> {
     let mut connection = open(path)?;
     connection.execute_batch(
         "CREATE TABLE IF NOT EXISTS products (
@@ -81,7 +84,16 @@ pub fn init(path: &Path) -> rusqlite::Result<()> {
             )?;
         }
     }
-    transaction.commit()
+    transaction.commit()?;
+
+    let left_held: Vec<String> = connection
+        .prepare("SELECT order_id FROM reservations WHERE status = 'held'")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for order_id in &left_held {
+        release(&mut connection, order_id)?;
+    }
+    Ok(left_held.len())
 }
 
 /// A cart priced against the database.

@@ -145,9 +145,16 @@ impl App {
             }
         };
         let path = db_path.clone();
-        tokio::task::spawn_blocking(move || db::init(&path))
+        let left_held = tokio::task::spawn_blocking(move || db::init(&path))
             .await?
             .map_err(|error| format!("database {} failed to open: {error}", db_path.display()))?;
+        if left_held > 0 {
+            tracing::warn!(
+                db.path = %db_path.display(),
+                db.released = left_held,
+                "gave back the stock of reservations a previous run left held"
+            );
+        }
 
         let manager = Manager::start(ManagerConfig::new("checkout-service")).await?;
         let path = db_path.clone();
