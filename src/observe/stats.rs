@@ -9,6 +9,9 @@ use crate::TaskState;
 /// Every counter is updated under one lock, so a snapshot never shows a task in two states or
 /// in none: `tasks_added` always equals the sum of the per-state task counters (see
 /// [`Stats::tasks_balanced`]).
+///
+/// It implements `serde::Serialize`, for example for a statistics endpoint; the durations
+/// serialize as serde's `{ secs, nanos }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
