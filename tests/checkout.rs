@@ -484,3 +484,19 @@ async fn restart_gives_back_left_held_stock() {
     })
     .await;
 }
+
+#[test]
+fn defaults_keep_every_outcome_reachable() {
+    let defaults = Settings::default();
+    assert!(defaults.breaker_call_timeout < defaults.charge_timeout);
+    assert!(defaults.charge_timeout < defaults.deadline);
+    assert!(defaults.warnings().is_empty());
+
+    let inverted = Settings::parse_from(["checkout", "--breaker-call-timeout", "2s"]);
+    let warnings = inverted.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("--breaker-call-timeout 2s"),
+        "{warnings:?}"
+    );
+}

@@ -64,6 +64,9 @@ async fn main() -> ExitCode {
         eprintln!("{problem}");
         return ExitCode::from(2);
     }
+    for warning in cli.settings.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let app = match App::start(cli.settings).await {
         Ok(app) => app,
         Err(error) => {

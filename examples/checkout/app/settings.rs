@@ -79,6 +79,24 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Lists settings that are valid but defeat part of the design, each with the fix.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.breaker_call_timeout >= self.charge_timeout {
+            warnings.push(format!(
+                "--breaker-call-timeout {:?} is not below --charge-timeout {:?}: a hanging payment backend times out the charge step first and never opens the breaker; lower the call timeout",
+                self.breaker_call_timeout, self.charge_timeout
+            ));
+        }
+        if self.charge_timeout >= self.deadline {
+            warnings.push(format!(
+                "--charge-timeout {:?} is not below --deadline {:?}: the checkout deadline passes first, so the charge step never times out on its own",
+                self.charge_timeout, self.deadline
+            ));
+        }
+        warnings
+    }
+
     /// Checks the settings that the library does not check itself, and returns one message
     /// per invalid flag, naming the value and the fix.
     pub fn check(&self) -> Result<(), String> {
