@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fail, Log};
+use common::{fail, Log, XorShift};
 use ractor_scope::{
     BoxError, CancelCause, Context, FailurePolicy, GraphError, Manager, ManagerConfig, ScopeError,
     ScopeOptions, Step, Task, TaskError, TaskGraph, TaskHandle, TaskState,
@@ -192,22 +192,6 @@ async fn checkout_deadline_cancels_and_times_out() {
     );
     assert_eq!(run.validate.state(), TaskState::Completed);
     manager.shutdown().await.unwrap();
-}
-
-/// A small deterministic generator, so that the random graph is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
 }
 
 #[tokio::test(start_paused = true)]

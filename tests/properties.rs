@@ -19,10 +19,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fail, Log};
+use common::{fail, quiet_injected_panics, Log, INJECTED_PANIC};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
@@ -43,8 +43,6 @@ const MAX_TASKS: usize = 200;
 const SEED: u64 = 0x5eed_0fba_5ec0_de00;
 /// Per-mille chances that a task does not simply succeed, one picked per case.
 const FAULT_RATES: [u32; 5] = [0, 20, 60, 150, 300];
-/// Panics injected into task bodies carry this text; the panic hook keeps them off stderr.
-const INJECTED_PANIC: &str = "injected panic";
 /// Bounds every wait in virtual time, so a hang fails the case instead of blocking it.
 const BOUND: Duration = Duration::from_secs(100_000);
 
@@ -445,25 +443,6 @@ fn task(index: usize, plan: &TaskPlan, t0: Instant, shared: &Shared) -> Task<()>
         }
         _ => task,
     }
-}
-
-/// Keeps the injected panics off stderr; every other panic goes to the default hook.
-fn quiet_injected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !message.contains(INJECTED_PANIC) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// Records the cells of the manager's live actors at a few instants, to check their ractor

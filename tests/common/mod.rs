@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use ractor_scope::{ActorKind, LiveActor, Manager, Resource};
 
@@ -67,4 +67,45 @@ pub fn live_below(manager: &Manager) -> Vec<LiveActor> {
 /// A boxed error from a string, for task bodies.
 pub fn fail(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
     message.to_string().into()
+}
+
+/// A small deterministic generator (xorshift64), so that every run draws the same values.
+/// The seed must not be zero.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A value in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// Panics injected into task bodies carry this text; see [`quiet_injected_panics`].
+pub const INJECTED_PANIC: &str = "injected panic";
+
+/// Keeps the panics injected into task bodies off stderr; every other panic still goes to the
+/// default hook.
+pub fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !message.contains(INJECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
 }
