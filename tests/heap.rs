@@ -1,6 +1,6 @@
-//! Live heap over many tasks run in batches: a counting global allocator (this test binary's
-//! own) measures the bytes allocated and not yet freed, and the count must not grow once the
-//! first batches have warmed up the library's, ractor's and tokio's structures.
+//! Live heap over many tasks run in batches. A counting global allocator, this test binary's
+//! own, measures the bytes allocated and not yet freed. The count must not grow once the first
+//! batches have warmed up the library's, ractor's and tokio's structures.
 //!
 //! `million_tasks_leave_heap_flat` is ignored by default; run it with
 //! `cargo test --release --test heap -- --ignored --nocapture`.

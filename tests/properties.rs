@@ -12,7 +12,7 @@
 //! Replaying a failure: the seed is fixed (`SEED`), so `cargo test --test properties` runs the
 //! same cases every time. `PROPTEST_RNG_SEED=<u64>` runs other cases and `PROPTEST_CASES=<n>`
 //! more of them. When a case fails, proptest prints the minimal failing input and appends its
-//! seed to `tests/properties.proptest-regressions`; every later run replays the seeds in that
+//! seed to `tests/properties.proptest-regressions`. Every later run replays the seeds in that
 //! file first, so commit it with the fix.
 
 mod common;
@@ -28,9 +28,9 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 use ractor::{ActorCell, ActorStatus};
 use ractor_scope::{
-    live_actors, ActorKind, BoxError, CancelCause, CircuitBreaker, Context, Manager, ManagerConfig,
-    Resource, ResourcePool, ScopeError, ScopeOptions, ScopeRef, Task, TaskError, TaskGraph,
-    TaskHandle, TaskState,
+    live_actors, ActorKind, BoxError, CancelCause, CircuitBreaker, Context, FailurePolicy, Manager,
+    ManagerConfig, Resource, ResourcePool, ScopeError, ScopeOptions, ScopeRef, Task, TaskError,
+    TaskGraph, TaskHandle, TaskState,
 };
 use tokio::time::Instant;
 
@@ -122,6 +122,7 @@ struct Case {
     /// Adds the tasks to the graph from the last to the first.
     add_reversed: bool,
     interrupt: Interrupt,
+    policy: FailurePolicy,
 }
 
 impl std::fmt::Debug for Case {
@@ -137,6 +138,7 @@ impl std::fmt::Debug for Case {
         )?;
         writeln!(f, "    added last to first: {}", self.add_reversed)?;
         writeln!(f, "    interrupt: {:?}", self.interrupt)?;
+        writeln!(f, "    failure policy: {:?}", self.policy)?;
         write!(f, "}}")
     }
 }
@@ -204,7 +206,7 @@ fn raw_interrupt() -> impl Strategy<Value = RawInterrupt> {
     )
 }
 
-fn case() -> impl Strategy<Value = Case> {
+fn case(policy: FailurePolicy) -> impl Strategy<Value = Case> {
     // No `prop_flat_map`: a flat map shrinks poorly, so every count-dependent part is drawn as
     // an `Index` and resolved afterwards.
     (
@@ -218,7 +220,7 @@ fn case() -> impl Strategy<Value = Case> {
         raw_interrupt(),
     )
         .prop_map(
-            |(rates, raw, scope_resources, add_reversed, (kind, step))| {
+            move |(rates, raw, scope_resources, add_reversed, (kind, step))| {
                 let (fault_rate, release_fault_rate) = rates;
                 let step = step.index(raw.len());
                 Case {
@@ -238,6 +240,7 @@ fn case() -> impl Strategy<Value = Case> {
                         3 => Interrupt::Cancel(step),
                         _ => Interrupt::None,
                     },
+                    policy,
                 }
             },
         )
@@ -256,7 +259,8 @@ struct Expected {
     states: Vec<TaskState>,
     ran: Vec<bool>,
     first_failure: Option<usize>,
-    /// Set when no task failed first and a cancellation cut work short.
+    /// Set when an interruption or the deadline cut work short (under `CancelScope`, only when
+    /// no task failed before it).
     stopped_by: Option<Stop>,
 }
 
@@ -276,10 +280,12 @@ fn expect(case: &Case) -> Expected {
     for (index, plan) in case.tasks.iter().enumerate() {
         // A task starts when its last dependency completes, which is before any stop.
         if !plan.deps.iter().all(|&d| states[d] == TaskState::Completed) {
-            let skipped = plan
-                .deps
-                .iter()
-                .any(|&d| Some(d) == first_failure || states[d] == TaskState::Skipped);
+            let skipped = plan.deps.iter().any(|&d| {
+                matches!(
+                    states[d],
+                    TaskState::Failed | TaskState::TimedOut | TaskState::Skipped
+                )
+            });
             states[index] = match skipped {
                 true => TaskState::Skipped,
                 false => TaskState::Cancelled,
@@ -297,8 +303,11 @@ fn expect(case: &Case) -> Expected {
             // The deadline always comes, so a hanging task is always cancelled.
             Outcome::Hang => TaskState::Cancelled,
             Outcome::Fail | Outcome::Panic | Outcome::TimeOut => {
-                first_failure = Some(index);
-                stop_at = at;
+                first_failure = first_failure.or(Some(index));
+                // Under `CancelDependents` only the dependents stop, through the skip above.
+                if case.policy == FailurePolicy::CancelScope {
+                    stop_at = at;
+                }
                 match plan.outcome {
                     Outcome::TimeOut => TaskState::TimedOut,
                     _ => TaskState::Failed,
@@ -307,10 +316,12 @@ fn expect(case: &Case) -> Expected {
         };
     }
 
-    let cut_short = states.iter().any(|&state| state != TaskState::Completed);
-    let stopped_by = match (first_failure, cut_short) {
-        (None, true) if interrupt_at.is_some_and(|at| at < deadline_at) => Some(Stop::Interrupt),
-        (None, true) => Some(Stop::Deadline),
+    // Only a stop cancels a task, apart from the first failure under `CancelScope`.
+    let failure_stopped = case.policy == FailurePolicy::CancelScope && first_failure.is_some();
+    let cut_short = states.contains(&TaskState::Cancelled);
+    let stopped_by = match (failure_stopped, cut_short) {
+        (false, true) if interrupt_at.is_some_and(|at| at < deadline_at) => Some(Stop::Interrupt),
+        (false, true) => Some(Stop::Deadline),
         _ => None,
     };
     Expected {
@@ -527,7 +538,11 @@ async fn run(case: &Case) -> Run {
 
     let deadline = STEP * tasks as u32 + HALF_STEP;
     let scope = manager
-        .scope_with(ScopeOptions::new("case").deadline(deadline))
+        .scope_with(
+            ScopeOptions::new("case")
+                .deadline(deadline)
+                .failure_policy(case.policy),
+        )
         .await
         .unwrap();
     let t0 = Instant::now();
@@ -614,7 +629,10 @@ async fn bounded<F: std::future::Future>(what: &str, future: F) -> F::Output {
 
 /// The cause the scope must have been cancelled with, when something cancelled it.
 fn expected_cause(case: &Case, expected: &Expected, run: &Run) -> Option<CancelCause> {
-    if let Some(failed) = expected.first_failure {
+    let failed = expected
+        .first_failure
+        .filter(|_| case.policy == FailurePolicy::CancelScope);
+    if let Some(failed) = failed {
         return Some(CancelCause::SiblingFailed {
             scope: "case".into(),
             task: format!("t{failed}").into(),
@@ -703,9 +721,12 @@ fn check_tasks(case: &Case, expected: &Expected, run: &Run) {
         assert_eq!(ran, expected.ran[index], "whether t{index} ran");
     }
 
-    // Every dependent of the failed task was skipped, naming a dependency that did not
+    // Every dependent of a failed task was skipped, naming a dependency that did not
     // complete, and never ran.
-    if let Some(failed) = expected.first_failure {
+    for (failed, state) in expected.states.iter().enumerate() {
+        if !matches!(state, TaskState::Failed | TaskState::TimedOut) {
+            continue;
+        }
         for (index, plan) in case.tasks.iter().enumerate() {
             if !plan.deps.contains(&failed) {
                 continue;
@@ -925,7 +946,12 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn random_graphs_keep_every_guarantee(case in case()) {
+    fn random_graphs_keep_every_guarantee(case in case(FailurePolicy::CancelScope)) {
+        check_case(case);
+    }
+
+    #[test]
+    fn cancel_dependents_keeps_every_guarantee(case in case(FailurePolicy::CancelDependents)) {
         check_case(case);
     }
 }

@@ -84,7 +84,7 @@ impl ScopeRef {
         self.shared.leave();
     }
 
-    /// How a dependency ended, for a skip report. A failing task claims the scope's error and
+    /// Returns how a dependency ended, for a skip report. A failing task claims the scope's error and
     /// cancels the scope before it releases its resources and makes its own state final, so a
     /// dependent skipped in between reads the state from the scope's error.
     fn ended_state(&self, dependency: &dyn crate::task::TaskSlot) -> TaskState {

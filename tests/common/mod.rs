@@ -81,7 +81,7 @@ impl XorShift {
         self.0
     }
 
-    /// A value in `0..bound`.
+    /// Returns a value in `0..bound`.
     pub fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound
     }
