@@ -794,14 +794,14 @@ fn check_resources(case: &Case, expected: &Expected, run: &Run) {
         for k in 1..plan.resources.len() {
             assert!(
                 position(&format!("t{index}.r{k}")) < position(&format!("t{index}.r{}", k - 1)),
-                "t{index}: {released:?}"
+                "resources of t{index} not released in reverse order: {released:?}"
             );
         }
     }
     for k in 1..case.scope_resources.len() {
         assert!(
             position(&format!("s.r{k}")) < position(&format!("s.r{}", k - 1)),
-            "{released:?}"
+            "resources of the scope not released in reverse order: {released:?}"
         );
     }
 
@@ -809,9 +809,16 @@ fn check_resources(case: &Case, expected: &Expected, run: &Run) {
     let first_of_scope = released.iter().position(|e| e.starts_with("released:s."));
     let last_of_tasks = released.iter().rposition(|e| e.starts_with("released:t"));
     if let (Some(scope), Some(tasks)) = (first_of_scope, last_of_tasks) {
-        assert!(tasks < scope, "{released:?}");
+        assert!(
+            tasks < scope,
+            "a scope resource released before a task's: {released:?}"
+        );
     }
-    assert_eq!(released.last().map(String::as_str), Some("released:m.r0"));
+    assert_eq!(
+        released.last().map(String::as_str),
+        Some("released:m.r0"),
+        "the manager's resource is not released last"
+    );
 }
 
 fn check_actors(run: &Run) {
