@@ -329,7 +329,12 @@ async fn soak_round(
             3 => task.timeout(Duration::from_millis(1 + draw(20))),
             _ => task,
         };
-        scope.spawn(task).unwrap();
+        // A task that already failed cancels the scope, which then takes no more tasks.
+        match scope.spawn(task) {
+            Ok(_) => {}
+            Err(ScopeError::Closed { .. }) => break,
+            Err(other) => panic!("unexpected {other}"),
+        }
     }
 
     let ending = draw(10);
