@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fail, quiet_injected_panics, Log, INJECTED_PANIC};
+use common::{counting_pool, fail, quiet_injected_panics, Log, INJECTED_PANIC};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
@@ -503,15 +503,7 @@ async fn run(case: &Case) -> Run {
         .iter()
         .filter(|t| t.pool == Some(PoolUse::Hold))
         .count();
-    let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let pool = ResourcePool::builder(holders + 2, move || {
-        let made = Arc::clone(&made);
-        async move { Ok::<_, BoxError>(made.fetch_add(1, Ordering::SeqCst)) }
-    })
-    .name("shared-pool")
-    .start()
-    .await
-    .unwrap();
+    let pool = counting_pool("shared-pool", holders + 2).await;
     manager.register(pool.clone()).unwrap();
     manager
         .register(Released {

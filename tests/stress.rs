@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fail, quiet_injected_panics, XorShift, INJECTED_PANIC};
+use common::{counting_pool, fail, quiet_injected_panics, XorShift, INJECTED_PANIC};
 use ractor_scope::{
     BoxError, CircuitBreaker, Context, FailurePolicy, Manager, ManagerConfig, ReportKind, Resource,
     ResourcePool, Scope, ScopeError, ScopeOptions, Task, TaskState,
@@ -368,15 +368,7 @@ async fn soak() {
         .unwrap_or(60);
     quiet_injected_panics();
     let manager = Manager::start(ManagerConfig::new("soak")).await.unwrap();
-    let made = Arc::new(AtomicU64::new(0));
-    let pool = ResourcePool::builder(16, move || {
-        let made = Arc::clone(&made);
-        async move { Ok::<_, BoxError>(made.fetch_add(1, Ordering::SeqCst)) }
-    })
-    .name("soak-pool")
-    .start()
-    .await
-    .unwrap();
+    let pool = counting_pool("soak-pool", 16).await;
     let breaker = CircuitBreaker::builder()
         .name("soak-breaker")
         .failure_threshold(5)

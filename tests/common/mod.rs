@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, Once};
 
-use ractor_scope::{ActorKind, LiveActor, Manager, Resource};
+use ractor_scope::{ActorKind, BoxError, LiveActor, Manager, Resource, ResourcePool};
 
 /// A log of events in the order they happened.
 #[derive(Clone, Default, Debug)]
@@ -108,4 +108,18 @@ pub fn quiet_injected_panics() {
             }
         }));
     });
+}
+
+/// Starts a pool named `name` of at most `max_size` items, each the count of items made before
+/// it.
+pub async fn counting_pool(name: &str, max_size: usize) -> ResourcePool<u64> {
+    let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    ResourcePool::builder(max_size, move || {
+        let made = Arc::clone(&made);
+        async move { Ok::<_, BoxError>(made.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) }
+    })
+    .name(name)
+    .start()
+    .await
+    .unwrap()
 }
