@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fail, Log};
+use common::{fail, Log, XorShift};
 use ractor_scope::{
     BoxError, CancelCause, Context, FailurePolicy, GraphError, Manager, ManagerConfig, ScopeError,
     ScopeOptions, Step, Task, TaskError, TaskGraph, TaskHandle, TaskState,
@@ -192,22 +192,6 @@ async fn checkout_deadline_cancels_and_times_out() {
     );
     assert_eq!(run.validate.state(), TaskState::Completed);
     manager.shutdown().await.unwrap();
-}
-
-/// A small deterministic generator, so that the random graph is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -508,6 +492,69 @@ async fn limit_one_starts_by_priority_then_order() {
         log.entries(),
         vec!["high-1", "high-2", "mid", "low-1", "low-2"]
     );
+    manager.shutdown().await.unwrap();
+}
+
+/// A failing task claims the scope's error before its own state is final (it releases its
+/// resources in between), so a dependent skipped in that window must still name the failure.
+#[tokio::test(start_paused = true)]
+async fn skip_names_failure_before_it_is_final() {
+    let manager = manager().await;
+    for round in 0..20 {
+        let scope = manager.scope(format!("skip-{round}")).await.unwrap();
+        let log = Log::default();
+        let failing = scope
+            .spawn(Task::new("failing", move |ctx: Context| async move {
+                ctx.register(common::Recorded::new("held", &log))?;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Err::<(), _>(fail("declined"))
+            }))
+            .unwrap();
+        let dependent = scope
+            .spawn(work("dependent", 1, ()).after(&failing))
+            .unwrap();
+        scope.wait().await.unwrap_err();
+        match dependent.result() {
+            Err(TaskError::Skipped {
+                dependency_id,
+                dependency_state,
+                ..
+            }) => {
+                assert_eq!(dependency_id, failing.id());
+                assert_eq!(dependency_state, TaskState::Failed);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    manager.shutdown().await.unwrap();
+}
+
+/// Dependents of a task that a cancellation stopped end cancelled with the scope's cause, not
+/// skipped, whether the scope reads the task's end or the cancellation first.
+#[tokio::test(start_paused = true)]
+async fn dependents_of_cancelled_task_are_cancelled() {
+    let manager = manager().await;
+    for round in 0..20 {
+        let scope = manager.scope(format!("cancel-{round}")).await.unwrap();
+        let running = scope.spawn(work("running", 10_000, ())).unwrap();
+        let dependent = scope
+            .spawn(work("dependent", 1, ()).after(&running))
+            .unwrap();
+        let second = scope
+            .spawn(work("second", 1, ()).after(&dependent))
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        scope.cancel();
+        let error = scope.wait().await.unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        for handle in [&dependent, &second] {
+            assert_eq!(handle.state(), TaskState::Cancelled, "{}", handle.name());
+            match handle.result().unwrap_err().cancel_cause() {
+                Some(CancelCause::UserCancelled { .. }) => {}
+                other => panic!("unexpected cause {other:?}"),
+            }
+        }
+    }
     manager.shutdown().await.unwrap();
 }
 

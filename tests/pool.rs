@@ -1,10 +1,13 @@
 //! The resource pool: cancellation at every await, fairness, replacement, closing, and real
 //! SQLite connections shared by tasks in several scopes.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::XorShift;
 use ractor_scope::{BoxError, Context, Manager, ManagerConfig, PoolError, ResourcePool, Task};
 
 /// How a hook behaves.
@@ -98,18 +101,6 @@ async fn cancellation_matrix_loses_nothing() {
             assert!(pool.stats().peak_size <= 2, "{case}");
             pool.close().await;
         }
-    }
-}
-
-/// A small deterministic generator, so every run is the same.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
     }
 }
 

@@ -68,7 +68,7 @@ impl ScopeRef {
             task_id: launch.id,
             dependency: dependency.name().clone(),
             dependency_id: dependency.id(),
-            dependency_state: dependency.state(),
+            dependency_state: self.ended_state(dependency.as_ref()),
         };
         tracing::debug!(
             scope.name = %self.shared.name,
@@ -82,6 +82,20 @@ impl ScopeRef {
             self.record_task_finished(TaskState::Pending, TaskState::Skipped, Duration::ZERO);
         }
         self.shared.leave();
+    }
+
+    /// Returns how a dependency ended, for a skip report. A failing task claims the scope's error and
+    /// cancels the scope before it releases its resources and makes its own state final, so a
+    /// dependent skipped in between reads the state from the scope's error.
+    fn ended_state(&self, dependency: &dyn crate::task::TaskSlot) -> TaskState {
+        let state = dependency.state();
+        if state.is_finished() {
+            return state;
+        }
+        match self.shared.first_error.get() {
+            Some(error) if error.task_id() == dependency.id() => error.state(),
+            _ => state,
+        }
     }
 
     /// Ends the tasks that had not started when the scope was cancelled, in the order they

@@ -212,8 +212,9 @@ impl Scheduler {
         }
     }
 
-    /// Frees the tasks waiting for `finished` when it completed; otherwise skips them and,
-    /// in turn, the tasks waiting for those.
+    /// Frees the tasks waiting for `finished` when it completed. When it failed, timed out or
+    /// was skipped, skips them and, in turn, the tasks waiting for those. When it was
+    /// cancelled, leaves them to the scope's cancellation.
     fn settle(&mut self, finished: Arc<dyn TaskSlot>) -> Vec<Skip> {
         let mut skipped = Vec::new();
         let mut settling = vec![finished];
@@ -221,7 +222,14 @@ impl Scheduler {
             let Some(waiters) = self.dependents.remove(&finished.id()) else {
                 continue;
             };
-            let completed = finished.state() == TaskState::Completed;
+            let state = finished.state();
+            // A task ends cancelled only when its scope was cancelled. Its waiters stay where
+            // they are: the scope's cancellation ends them next, as cancelled, or as skipped
+            // when another of their dependencies failed, whichever event the actor reads first.
+            if state == TaskState::Cancelled {
+                continue;
+            }
+            let completed = state == TaskState::Completed;
             for waiter in waiters {
                 if completed {
                     self.one_less(waiter);

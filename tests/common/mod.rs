@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
-use ractor_scope::{ActorKind, LiveActor, Manager, Resource};
+use ractor_scope::{ActorKind, BoxError, LiveActor, Manager, Resource, ResourcePool};
 
 /// A log of events in the order they happened.
 #[derive(Clone, Default, Debug)]
@@ -67,4 +67,59 @@ pub fn live_below(manager: &Manager) -> Vec<LiveActor> {
 /// A boxed error from a string, for task bodies.
 pub fn fail(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
     message.to_string().into()
+}
+
+/// A small deterministic generator (xorshift64), so that every run draws the same values.
+/// The seed must not be zero.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Returns a value in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// Panics injected into task bodies carry this text; see [`quiet_injected_panics`].
+pub const INJECTED_PANIC: &str = "injected panic";
+
+/// Keeps the panics injected into task bodies off stderr; every other panic still goes to the
+/// default hook.
+pub fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !message.contains(INJECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Starts a pool named `name` of at most `max_size` items, each the count of items made before
+/// it.
+pub async fn counting_pool(name: &str, max_size: usize) -> ResourcePool<u64> {
+    let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    ResourcePool::builder(max_size, move || {
+        let made = Arc::clone(&made);
+        async move { Ok::<_, BoxError>(made.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) }
+    })
+    .name(name)
+    .start()
+    .await
+    .unwrap()
 }
