@@ -98,7 +98,11 @@ impl Actor for ScopeActor {
             shared,
             actor: myself,
         };
-        spawn_watcher(scope.clone());
+        // Only a deadline needs a timer. Any other cancellation reaches the actor through
+        // `ScopeRef::cancel_with`, which every path that cancels a scope calls (see there).
+        if scope.shared.own_deadline.is_some() {
+            spawn_watcher(scope.clone());
+        }
         tracing::debug!(parent: &scope.shared.span, "scope opened");
         Ok(ScopeActorState {
             scheduler: Scheduler::new(scope.shared.limit),
@@ -337,8 +341,8 @@ fn exit(
     }
 }
 
-/// Cancels the scope when its own deadline passes. When the scope is cancelled for any reason,
-/// it sends the actor `ScopeMsg::Cancelled`, so the scope can finish without waiting for `wait`.
+/// Cancels the scope when its own deadline passes, then sends the actor `ScopeMsg::Cancelled`,
+/// so the scope can finish without waiting for `wait`. Runs only for a scope with a deadline.
 fn spawn_watcher(scope: ScopeRef) {
     tokio::spawn(async move {
         let shared = &scope.shared;
