@@ -42,7 +42,7 @@ fn grow(bytes: usize) {
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract holds as it does for `System`; the counters only observe.
+// `GlobalAlloc` contract is met as it is for `System`. The counters only observe.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as received.

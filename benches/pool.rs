@@ -1,5 +1,5 @@
-//! Pool throughput: 64 tasks share 10 items, each task acquiring an item, yielding once while
-//! it holds it, and releasing it, in a loop. A ractor-scope `ResourcePool` against a managed
+//! Pool throughput: 64 tasks share 10 items, each task acquiring an item, yielding once before
+//! releasing it, in a loop. A ractor-scope `ResourcePool` against a managed
 //! `deadpool` pool, with the same item type (a counter, no I/O) on the same runtime, in the same
 //! run. The yield keeps items busy, so most acquires wait for a release, as under load.
 //!

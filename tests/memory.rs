@@ -1,4 +1,4 @@
-//! Heap use of many short tasks, measured with a counting allocator. This file holds a single
+//! Heap use of many short tasks, measured with a counting allocator. This file contains a single
 //! test, because the allocator counts every thread of the test binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -18,7 +18,7 @@ fn grow(bytes: usize) {
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract holds as it does for `System`; the counters only observe.
+// `GlobalAlloc` contract is met as it is for `System`. The counters only observe.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as received.

@@ -196,10 +196,10 @@ impl ScopeRef {
         });
     }
 
-    /// Cancels the scope with `cause` unless it already has one, and tells its actor, so that
-    /// a scope with no task left finishes without waiting for `wait`.
+    /// Cancels the scope with `cause` unless it already has one, and sends its actor
+    /// `ScopeMsg::Cancelled`, so that a scope with no task left finishes without `wait`.
     ///
-    /// The actor is told even when the scope was already cancelled: a cancellation that came
+    /// The message is sent even when the scope was already cancelled: a cancellation that came
     /// through a parent's token (the manager's root, or the scope of the task that opened this
     /// scope) reaches no actor by itself. Every such path ends here: shutdown cancels each
     /// top-level scope, and a task that ends cancels the child scopes it opened. A failing task
