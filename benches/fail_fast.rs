@@ -12,44 +12,17 @@
 //! Only the time from the signal to the last termination is measured; starting the siblings is
 //! not. Run with `cargo bench --bench fail_fast`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Parked;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_scope::{BoxError, Context, Manager, ManagerConfig, Task};
 use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
-
-/// Counts tasks that reached their await and wakes the driver when all `expected` have.
-#[derive(Clone)]
-struct Parked {
-    count: Arc<AtomicUsize>,
-    expected: usize,
-    all: Arc<Notify>,
-}
-
-impl Parked {
-    fn new(expected: usize) -> Self {
-        Parked {
-            count: Arc::new(AtomicUsize::new(0)),
-            expected,
-            all: Arc::new(Notify::new()),
-        }
-    }
-
-    fn arrive(&self) {
-        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.expected {
-            // `notify_one` keeps a permit, so the driver cannot miss it.
-            self.all.notify_one();
-        }
-    }
-
-    async fn wait_all(&self) {
-        self.all.notified().await;
-    }
-}
 
 async fn scope(manager: &Manager, siblings: usize) -> Duration {
     let scope = manager.scope("fail_fast").await.expect("scope opens");

@@ -20,14 +20,15 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 mod common;
 
+use common::Parked;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_scope::{BoxError, Context, Manager, ManagerConfig, Task};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 /// Wraps the system allocator and counts live bytes, their peak and the number of allocations.
 struct Counting;
@@ -106,45 +107,6 @@ const IDLE_TASKS: usize = 10_000;
 const SCALE_TASKS: usize = 100_000;
 const BATCH: usize = 10_000;
 const BATCHES: usize = 100;
-
-/// Counts tasks that reached their await and wakes the driver when all `expected` have.
-#[derive(Clone)]
-struct Parked {
-    count: Arc<AtomicUsize>,
-    expected: usize,
-    all: Arc<Notify>,
-    release: Arc<Notify>,
-}
-
-impl Parked {
-    fn new(expected: usize) -> Self {
-        Parked {
-            count: Arc::new(AtomicUsize::new(0)),
-            expected,
-            all: Arc::new(Notify::new()),
-            release: Arc::new(Notify::new()),
-        }
-    }
-
-    /// Counts this task in, then waits until the driver releases every task.
-    async fn park(&self) {
-        let released = self.release.notified();
-        tokio::pin!(released);
-        released.as_mut().enable();
-        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.expected {
-            self.all.notify_one();
-        }
-        released.await;
-    }
-
-    async fn wait_all(&self) {
-        self.all.notified().await;
-    }
-
-    fn release_all(&self) {
-        self.release.notify_waiters();
-    }
-}
 
 /// Live heap bytes per parked task, for 10,000 tasks in one scope.
 async fn idle_scope(manager: &Manager) -> f64 {
