@@ -21,7 +21,9 @@ fn spawn_join(c: &mut Criterion) {
         .expect("manager starts");
 
     let mut group = c.benchmark_group("spawn_join");
-    for count in [1usize, 100, 10_000] {
+    group.warm_up_time(std::time::Duration::from_secs(1));
+    group.measurement_time(std::time::Duration::from_secs(3));
+    for count in [1usize, 100, 1_000, 10_000] {
         group.throughput(Throughput::Elements(count as u64));
         if count == 10_000 {
             group.sample_size(10);

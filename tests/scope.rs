@@ -352,6 +352,39 @@ async fn open_child_scope_closed_with_task() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn idle_scopes_finish_when_cancelled() {
+    let manager = manager().await;
+
+    // A child scope with no task, whose handle outlives its opener: cancelling the outer
+    // scope ends the opener, which cancels the child scope, and the child finishes unwaited.
+    let outer = manager.scope("outer").await.unwrap();
+    let child: Arc<std::sync::Mutex<Option<ractor_scope::ScopeRef>>> = Default::default();
+    let keep = Arc::clone(&child);
+    outer
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            let inner = ctx.open_scope("idle_child").await?;
+            *keep.lock().unwrap() = Some(inner.handle());
+            std::mem::forget(inner);
+            std::future::pending::<()>().await;
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    outer.cancel();
+    let waited = tokio::time::timeout(Duration::from_secs(60), outer.wait()).await;
+    assert!(waited.is_ok(), "the outer scope finished");
+    let child = child.lock().unwrap().clone().expect("the opener ran");
+    assert!(child.is_finished(), "the idle child scope finished");
+
+    // A top-level scope with no task whose handle is kept and never waited for: shutdown
+    // cancels it, and it finishes without `wait`.
+    let idle = manager.scope("idle").await.unwrap();
+    let shutdown = tokio::time::timeout(Duration::from_secs(60), manager.shutdown()).await;
+    assert!(matches!(shutdown, Ok(Ok(()))), "{shutdown:?}");
+    assert!(idle.is_finished(), "the idle scope finished");
+}
+
+#[tokio::test(start_paused = true)]
 async fn deadline_cancels_with_cause_and_composes() {
     let manager = manager().await;
     let outer = manager

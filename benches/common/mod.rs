@@ -1,9 +1,13 @@
-//! The variants both spawn benchmarks compare: a ractor-scope scope, a bare ractor parent with
-//! `spawn_linked` children, and a tokio `JoinSet`.
+//! Shared by the benchmarks: the spawn variants (a ractor-scope scope, a bare ractor parent with
+//! `spawn_linked` children, a tokio `JoinSet`) and a counter of parked tasks.
 #![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use ractor_scope::{BoxError, Context, Manager, Task};
+use tokio::sync::Notify;
 
 /// A child that does nothing and stops at once.
 struct Child;
@@ -110,4 +114,49 @@ pub async fn join_set(count: usize) {
         set.spawn(async {});
     }
     while set.join_next().await.is_some() {}
+}
+
+/// Counts tasks that reached their await and wakes the driver when all `expected` have.
+#[derive(Clone)]
+pub struct Parked {
+    count: Arc<AtomicUsize>,
+    expected: usize,
+    all: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+impl Parked {
+    pub fn new(expected: usize) -> Self {
+        Parked {
+            count: Arc::new(AtomicUsize::new(0)),
+            expected,
+            all: Arc::new(Notify::new()),
+            release: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Counts this task in.
+    pub fn arrive(&self) {
+        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.expected {
+            // `notify_one` keeps a permit, so the driver cannot miss it.
+            self.all.notify_one();
+        }
+    }
+
+    /// Counts this task in, then waits until the driver releases every task.
+    pub async fn park(&self) {
+        let released = self.release.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        self.arrive();
+        released.await;
+    }
+
+    pub async fn wait_all(&self) {
+        self.all.notified().await;
+    }
+
+    pub fn release_all(&self) {
+        self.release.notify_waiters();
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) struct ScopeActor;
 pub(crate) enum ScopeMsg {
     /// Take in the tasks queued by `spawn` and start those that may start.
     Schedule,
+    /// Sent by the actor to itself after a full batch of starts: start the next batch.
+    Continue,
     /// The owner is waiting: finish once no task is left.
     Wait,
     /// The scope was cancelled: finish once no task is left.
@@ -33,6 +35,8 @@ pub(crate) struct ScopeActorState {
     scheduler: Scheduler,
     /// Task actors that had announced their exit but were not yet marked stopped by ractor.
     stragglers: Vec<ActorCell>,
+    /// A `Continue` is in the mailbox, so supervision events need not start tasks.
+    continue_pending: bool,
     finished: bool,
     guard: ScopeGuard,
 }
@@ -94,12 +98,17 @@ impl Actor for ScopeActor {
             shared,
             actor: myself,
         };
-        spawn_watcher(scope.clone());
+        // Only a deadline needs a timer. Any other cancellation reaches the actor through
+        // `ScopeRef::cancel_with`, which every path that cancels a scope calls (see there).
+        if scope.shared.own_deadline.is_some() {
+            spawn_watcher(scope.clone());
+        }
         tracing::debug!(parent: &scope.shared.span, "scope opened");
         Ok(ScopeActorState {
             scheduler: Scheduler::new(scope.shared.limit),
             scope: scope.clone(),
             stragglers: Vec::new(),
+            continue_pending: false,
             finished: false,
             guard: ScopeGuard {
                 scope,
@@ -116,6 +125,7 @@ impl Actor for ScopeActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             ScopeMsg::Schedule | ScopeMsg::Cancelled => {}
+            ScopeMsg::Continue => state.continue_pending = false,
             ScopeMsg::Wait => {
                 state
                     .scope
@@ -154,7 +164,13 @@ impl Actor for ScopeActor {
                 for skip in state.scheduler.ended(&cell.get_id()) {
                     state.scope.finish_skipped(skip);
                 }
-                Box::pin(schedule(&myself, state)).await;
+                // With a `Continue` queued, the next batch starts when it is read, after the
+                // supervision events ahead of it (ractor reads those first). Starting tasks
+                // here too would start a batch per ended task, so thousands of task actors
+                // would be alive at once.
+                if !state.continue_pending {
+                    Box::pin(schedule(&myself, state)).await;
+                }
                 maybe_finish(&myself, state).await
             }
             None => Ok(()),
@@ -228,7 +244,9 @@ async fn schedule(myself: &ActorRef<ScopeMsg>, state: &mut ScopeActorState) {
     // Leave the rest for a later message and let the started tasks run first. Starting
     // thousands of actors before any runs makes each start slower, and the supervision events
     // of tasks that ended are read in between.
-    let _ = myself.cast(ScopeMsg::Schedule);
+    if myself.cast(ScopeMsg::Continue).is_ok() {
+        state.continue_pending = true;
+    }
     tokio::task::yield_now().await;
 }
 
@@ -323,8 +341,8 @@ fn exit(
     }
 }
 
-/// Cancels the scope when its own deadline passes. When the scope is cancelled for any reason,
-/// it sends the actor `ScopeMsg::Cancelled`, so the scope can finish without waiting for `wait`.
+/// Cancels the scope when its own deadline passes, then sends the actor `ScopeMsg::Cancelled`,
+/// so the scope can finish without waiting for `wait`. Runs only for a scope with a deadline.
 fn spawn_watcher(scope: ScopeRef) {
     tokio::spawn(async move {
         let shared = &scope.shared;

@@ -196,6 +196,14 @@ impl ScopeRef {
         });
     }
 
+    /// Cancels the scope with `cause` unless it already has one, and sends its actor
+    /// `ScopeMsg::Cancelled`, so that a scope with no task left finishes without `wait`.
+    ///
+    /// The message is sent even when the scope was already cancelled: a cancellation that came
+    /// through a parent's token (the manager's root, or the scope of the task that opened this
+    /// scope) reaches no actor by itself. Every such path ends here: shutdown cancels each
+    /// top-level scope, and a task that ends cancels the child scopes it opened. A failing task
+    /// cancels its scope directly; its own exit then reaches the actor as a supervision event.
     pub(crate) fn cancel_with(&self, cause: CancelCause) {
         if self.shared.cancel.cancel(cause) {
             tracing::debug!(
@@ -205,6 +213,8 @@ impl ScopeRef {
                 "scope cancelled"
             );
         }
+        // Fails once the actor is stopping; it then needs no message.
+        let _ = self.actor.cast(ScopeMsg::Cancelled);
     }
 
     /// Returns whether the scope was cancelled.
