@@ -25,6 +25,10 @@ pub(crate) struct Scheduler {
     watched: HashMap<ActorId, Arc<dyn TaskSlot>, IdHash>,
 }
 
+/// The capacity a queue keeps once a burst of tasks has drained from it, so that a scope that
+/// once queued 100,000 tasks does not hold their slots for the rest of its life.
+pub(crate) const KEPT_CAPACITY: usize = 64;
+
 /// The ready tasks: by priority under a limit, by arrival otherwise.
 enum ReadyQueue {
     Arrival(VecDeque<Ready>),
@@ -41,8 +45,20 @@ impl ReadyQueue {
 
     fn pop(&mut self) -> Option<TaskLaunch> {
         let ready = match self {
-            ReadyQueue::Arrival(queue) => queue.pop_front(),
-            ReadyQueue::Priority(heap) => heap.pop(),
+            ReadyQueue::Arrival(queue) => {
+                let ready = queue.pop_front();
+                if queue.is_empty() {
+                    queue.shrink_to(KEPT_CAPACITY);
+                }
+                ready
+            }
+            ReadyQueue::Priority(heap) => {
+                let ready = heap.pop();
+                if heap.is_empty() {
+                    heap.shrink_to(KEPT_CAPACITY);
+                }
+                ready
+            }
         };
         ready.map(|ready| ready.launch)
     }

@@ -150,7 +150,12 @@ impl ScopeShared {
 
     /// Takes the next queued task.
     pub(crate) fn dequeue(&self) -> Option<TaskLaunch> {
-        lock(&self.queue).pop_front()
+        let mut queue = lock(&self.queue);
+        let launch = queue.pop_front();
+        if queue.is_empty() {
+            queue.shrink_to(super::scheduler::KEPT_CAPACITY);
+        }
+        launch
     }
 
     /// Counts a task actor in, from its `pre_start`.
