@@ -468,7 +468,7 @@ async fn restart_gives_back_left_held_stock() {
             product_id: 9,
             quantity: 5,
         }];
-        let mut connection = app::db::open(&path).unwrap();
+        let mut connection = app::db::open(&path, Duration::from_secs(5)).unwrap();
         app::db::reserve(&mut connection, "ord-interrupted", &lines).unwrap();
         let interrupted = app::db::audit(&mut connection).unwrap();
         assert_eq!(interrupted.held, 1);
@@ -499,4 +499,140 @@ fn defaults_keep_every_outcome_reachable() {
         warnings[0].contains("--breaker-call-timeout 2s"),
         "{warnings:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_database_still_restocks_and_refunds() {
+    bounded(async {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("shop.sqlite");
+        let app = start(&[
+            "--db",
+            path.to_str().unwrap(),
+            "--payment-mode",
+            "slow",
+            "--payment-latency",
+            "150ms",
+            "--db-busy-timeout",
+            "200ms",
+            "--deadline",
+            "5s",
+        ])
+        .await;
+        let before = audit(&app).await;
+
+        let url = app.url();
+        let checkout = tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .post(format!("{url}/checkout"))
+                .body(cart(&[(8, 2)]).to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        });
+
+        // While the charge is slow, another writer takes the database for a second: the
+        // confirmation fails, and the compensation retries until the lock is gone.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let locker = tokio::task::spawn_blocking(move || {
+            let connection = rusqlite::Connection::open(&path).unwrap();
+            connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+            std::thread::sleep(Duration::from_secs(1));
+            connection.execute_batch("ROLLBACK").unwrap();
+        });
+
+        let (status, body) = checkout.await.unwrap();
+        locker.await.unwrap();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["code"], "database_busy", "{body}");
+        let after = audit(&app).await;
+        assert_eq!(after.stock, before.stock);
+        assert_eq!(after.held, 0);
+        assert!(after.orders.is_empty());
+        assert!(ledger(&app).await.charged.is_empty());
+        app.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gave_up_payment_scope_starts_again() {
+    bounded(async {
+        let app = start(&["--breaker-failures", "100"]).await;
+        switch(&app, Mode::Crash, None).await;
+
+        // Six crashes within the policy's 10 s window: one more than it allows.
+        for _ in 0..6 {
+            wait_for_payment_client(&app).await;
+            let (status, body) = order(&app, &[(10, 1)]).await;
+            assert_eq!(status, 502, "{body}");
+        }
+        switch(&app, Mode::Ok, None).await;
+        let (status, body) = order(&app, &[(10, 1)]).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(message(&body).contains("payment client is not running"), "{body}");
+
+        // After the cool-down the service starts a new supervised scope.
+        wait_for_payment_client(&app).await;
+        let (status, body) = order(&app, &[(10, 1)]).await;
+        assert_eq!(status, 200, "{body}");
+        let events = stats(&app).await["payment_client"]["supervisor_events"].clone();
+        assert!(events.to_string().contains("gave up"), "{events}");
+        assert!(audit(&app).await.is_consistent());
+        app.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
+
+async fn wait_for_payment_client(app: &App) {
+    for _ in 0..500 {
+        if app.shared().payments.is_running() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the payment client did not start within 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_times_out_and_shutdown_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    bounded(async {
+        let app = start(&[
+            "--deadline",
+            "200ms",
+            "--db-busy-timeout",
+            "100ms",
+            "--release-timeout",
+            "200ms",
+        ])
+        .await;
+        let mut socket = tokio::net::TcpStream::connect(app.addr()).await.unwrap();
+        socket
+            .write_all(b"POST /checkout HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"u")
+            .await
+            .unwrap();
+        let mut answer = vec![0; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer))
+            .await
+            .expect("the service answers a stalled body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+        // A second stalled request stays open; shutdown cuts it after the grace period.
+        let mut stalled = tokio::net::TcpStream::connect(app.addr()).await.unwrap();
+        stalled
+            .write_all(b"POST /checkout HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), app.shutdown())
+            .await
+            .expect("shutdown ends within 5 s")
+            .expect("clean shutdown");
+    })
+    .await;
 }

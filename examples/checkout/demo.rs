@@ -118,7 +118,7 @@ fn label(status: u16) -> &'static str {
         413 => "body too large",
         422 => "invalid cart",
         502 => "payment failed",
-        503 => "payment unavailable (fail fast)",
+        503 => "unavailable (breaker open, client restarting)",
         504 => "deadline passed",
         _ => "other",
     }
@@ -215,9 +215,16 @@ pub async fn run(app: &App, settings: &DemoSettings) -> Result<bool, BoxError> {
     }
     let elapsed = started.elapsed();
     bar.finish_with_message("done");
+    // An outage longer than the run would otherwise hold the summary back.
+    if !faults.is_finished() {
+        faults.abort();
+    }
     match faults.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => eprintln!("fault injection failed: {error}"),
+        Err(error) if error.is_cancelled() => {
+            eprintln!("the run ended before every fault was injected")
+        }
         Err(error) => eprintln!("fault injection task failed: {error}"),
     }
     // Leave the backend healthy, whatever the fault task reached.

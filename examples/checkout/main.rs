@@ -78,18 +78,37 @@ async fn main() -> ExitCode {
     let passed = if cli.serve {
         serve(&app).await
     } else {
-        match demo::run(&app, &cli.demo).await {
-            Ok(passed) => passed,
-            Err(error) => {
-                eprintln!("demo failed: {error}");
+        tokio::select! {
+            outcome = demo::run(&app, &cli.demo) => match outcome {
+                Ok(passed) => passed,
+                Err(error) => {
+                    eprintln!("demo failed: {error}");
+                    false
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("demo interrupted");
                 false
             }
         }
     };
 
-    if let Err(error) = app.shutdown().await {
-        eprintln!("shutdown failed: {error}");
-        return ExitCode::FAILURE;
+    // A second Ctrl-C stops at once: the manager's cleanup is skipped, the temporary database
+    // folder is still removed.
+    if cli.serve {
+        eprintln!("stopping; press Ctrl-C again to stop at once");
+    }
+    tokio::select! {
+        result = app.shutdown() => {
+            if let Err(error) = result {
+                eprintln!("shutdown failed: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopped at once");
+            return ExitCode::from(130);
+        }
     }
     if passed {
         ExitCode::SUCCESS

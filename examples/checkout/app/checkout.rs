@@ -12,7 +12,7 @@
 //! started only while the compensation has not run (each checks under the same lock), so
 //! stock and payments agree whichever step fails, times out or is cancelled.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor_scope::{BreakerError, Context, Resource, ScopeError, Task, TaskError};
@@ -36,16 +36,21 @@ struct Progress {
     closed: bool,
 }
 
+/// The progress of one checkout behind an async lock. `reserve` and `confirm` move their guard
+/// into the blocking SQLite work, so it is held for the whole transaction even when the task is
+/// cancelled meanwhile, and waiting for it never blocks a runtime thread.
 #[derive(Debug, Default)]
 struct OrderState {
-    progress: Mutex<Progress>,
+    progress: Arc<tokio::sync::Mutex<Progress>>,
 }
 
 impl OrderState {
-    fn lock(&self) -> MutexGuard<'_, Progress> {
-        self.progress
-            .lock()
-            .expect("checkout progress lock poisoned")
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().await
+    }
+
+    async fn lock_owned(&self) -> tokio::sync::OwnedMutexGuard<Progress> {
+        Arc::clone(&self.progress).lock_owned().await
     }
 }
 
@@ -61,38 +66,89 @@ impl Resource for Compensation {
 
     async fn release(self) -> Result<(), CheckoutError> {
         let (reserved, charge_started) = {
-            let mut progress = self.state.lock();
+            let mut progress = self.state.lock().await;
             progress.closed = true;
             if progress.confirmed.is_some() {
                 return Ok(());
             }
             (progress.reserved, progress.charge_started)
         };
-        if reserved {
-            let mut connection = self
-                .shared
-                .pool
-                .acquire(self.shared.settings.acquire_timeout)
-                .await
-                .map_err(|error| CheckoutError::DatabaseBusy(error.to_string()))?;
-            let order_id = self.order_id.clone();
-            tokio::task::spawn_blocking(move || db::release(&mut connection, &order_id))
-                .await
-                .map_err(|error| CheckoutError::Internal(error.to_string()))??;
+        // The two steps are independent, so a database that stays locked does not keep the
+        // customer's money, and a payment backend that is down does not keep the stock.
+        let restock = async {
+            if reserved {
+                self.restock().await
+            } else {
+                Ok(())
+            }
+        };
+        let refund = async {
+            if charge_started {
+                self.shared
+                    .payments
+                    .refund(&self.order_id)
+                    .await
+                    .map_err(|error| {
+                        CheckoutError::PaymentFailed(format!("refund failed: {error}"))
+                    })
+            } else {
+                Ok(())
+            }
+        };
+        let (restocked, refunded) = tokio::join!(restock, refund);
+        for error in [&restocked, &refunded]
+            .into_iter()
+            .filter_map(|outcome| outcome.as_ref().err())
+        {
+            tracing::error!(order.id = %self.order_id, %error, "checkout compensation failed");
         }
-        if charge_started {
-            self.shared
-                .payments
-                .refund(&self.order_id)
-                .await
-                .map_err(|error| CheckoutError::PaymentFailed(format!("refund failed: {error}")))?;
-        }
-        Ok(())
+        restocked.and(refunded)
     }
 
     fn name(&self) -> &str {
         "checkout compensation"
     }
+}
+
+impl Compensation {
+    /// Gives the held stock back, retrying while the database is busy. The manager's release
+    /// timeout (`--release-timeout`) bounds the retries.
+    async fn restock(&self) -> Result<(), CheckoutError> {
+        loop {
+            let attempt = async {
+                let mut connection = self
+                    .shared
+                    .pool
+                    .acquire(self.shared.settings.acquire_timeout)
+                    .await
+                    .map_err(|error| CheckoutError::DatabaseBusy(error.to_string()))?;
+                let order_id = self.order_id.clone();
+                tokio::task::spawn_blocking(move || db::release(&mut connection, &order_id))
+                    .await
+                    .map_err(|error| CheckoutError::Internal(error.to_string()))?
+                    .map_err(CheckoutError::from)
+            };
+            match attempt.await {
+                Ok(_) => return Ok(()),
+                Err(error @ CheckoutError::DatabaseBusy(_)) => {
+                    tracing::warn!(order.id = %self.order_id, %error, "restock retried");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Takes a pooled connection for a task.
+async fn connection_for(
+    shared: &Shared,
+    ctx: &Context,
+) -> Result<ractor_scope::Pooled<rusqlite::Connection>, CheckoutError> {
+    shared.pool.acquire(ctx).await.map_err(|error| match error {
+        ractor_scope::PoolError::Cancelled { .. } => CheckoutError::Cancelled,
+        error => CheckoutError::DatabaseBusy(error.to_string()),
+    })
 }
 
 /// Runs blocking database work on a pooled connection, for a task.
@@ -101,15 +157,29 @@ where
     R: Send + 'static,
     F: FnOnce(&mut rusqlite::Connection) -> Result<R, CheckoutError> + Send + 'static,
 {
-    let mut connection = shared
-        .pool
-        .acquire(ctx)
-        .await
-        .map_err(|error| match error {
-            ractor_scope::PoolError::Cancelled { .. } => CheckoutError::Cancelled,
-            error => CheckoutError::DatabaseBusy(error.to_string()),
-        })?;
+    let mut connection = connection_for(shared, ctx).await?;
     tokio::task::spawn_blocking(move || work(&mut connection))
+        .await
+        .map_err(|error| CheckoutError::Internal(error.to_string()))?
+}
+
+/// Runs blocking database work that changes the checkout's progress, holding its lock until
+/// the work is done (also when the task is cancelled while it runs).
+async fn with_connection_and_progress<R, F>(
+    shared: &Shared,
+    ctx: &Context,
+    state: &OrderState,
+    work: F,
+) -> Result<R, CheckoutError>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &mut Progress) -> Result<R, CheckoutError>
+        + Send
+        + 'static,
+{
+    let mut connection = connection_for(shared, ctx).await?;
+    let mut progress = state.lock_owned().await;
+    tokio::task::spawn_blocking(move || work(&mut connection, &mut progress))
         .await
         .map_err(|error| CheckoutError::Internal(error.to_string()))?
 }
@@ -158,7 +228,8 @@ pub async fn run(shared: Arc<Shared>, cart: Cart) -> Result<Order, CheckoutError
 
     // The compensation has run by now (the scope has finished), so the state is final. An
     // order confirmed just as the deadline passed stands.
-    if let Some(order) = state.lock().confirmed.clone() {
+    let confirmed = state.lock().await.confirmed.clone();
+    if let Some(order) = confirmed {
         return Ok(order);
     }
     match outcome {
@@ -205,10 +276,9 @@ fn reserve(
     let validate = validate.clone();
     Task::new("reserve", move |ctx: Context| async move {
         let priced = ctx.dependency(&validate)?;
-        with_connection(&shared, &ctx, move |connection| {
+        with_connection_and_progress(&shared, &ctx, &state, move |connection, progress| {
             // The lock is held over the transaction, so the compensation either sees the
             // reservation or stops it from being taken.
-            let mut progress = state.lock();
             if progress.closed {
                 return Err(CheckoutError::Cancelled);
             }
@@ -235,7 +305,7 @@ fn charge(
     Task::new("charge", move |ctx: Context| async move {
         let priced = ctx.dependency(&validate)?;
         {
-            let mut progress = state.lock();
+            let mut progress = state.lock().await;
             if progress.closed {
                 return Err(CheckoutError::Cancelled);
             }
@@ -265,7 +335,7 @@ fn payment_error(shared: &Shared, error: BreakerError<PaymentError>) -> Checkout
         BreakerError::Failed(PaymentError::ClientDown(reason)) => {
             CheckoutError::PaymentUnavailable {
                 reason: format!("payment client is not running: {reason}"),
-                retry_after: Duration::from_millis(100),
+                retry_after: Duration::from_millis(500),
             }
         }
         BreakerError::Failed(error) => CheckoutError::PaymentFailed(error.to_string()),
@@ -300,8 +370,7 @@ fn confirm(
             total_cents: priced.total_cents,
             charge_id: charge_id.as_ref().clone(),
         };
-        with_connection(&shared, &ctx, move |connection| {
-            let mut progress = state.lock();
+        with_connection_and_progress(&shared, &ctx, &state, move |connection, progress| {
             if progress.closed {
                 return Err(CheckoutError::Cancelled);
             }

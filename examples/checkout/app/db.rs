@@ -31,10 +31,11 @@ pub const CATALOG: &[(i64, &str, i64, i64)] = &[
     (12, "signed barista handbook", 4_900, 40),
 ];
 
-/// Opens a connection with the settings every connection of the pool uses.
-pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens a connection with the settings every connection of the pool uses. A statement that
+/// finds the database locked by another writer waits up to `busy_timeout` for it.
+pub fn open(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.busy_timeout(busy_timeout)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -45,8 +46,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// gives back the stock of reservations left `held` by a process that stopped in the middle of
 /// a checkout. No checkout runs yet when it is called. Returns the number of those
 /// reservations.
-pub fn init(path: &Path) -> rusqlite::Result<usize> {
-    let mut connection = open(path)?;
+pub fn init(path: &Path, busy_timeout: Duration) -> rusqlite::Result<usize> {
+    let mut connection = open(path, busy_timeout)?;
     connection.execute_batch(
         "CREATE TABLE IF NOT EXISTS products (
              id INTEGER PRIMARY KEY,

@@ -121,7 +121,13 @@ impl CheckoutError {
 
 impl From<rusqlite::Error> for CheckoutError {
     fn from(error: rusqlite::Error) -> Self {
-        CheckoutError::Database(error.to_string())
+        // A database locked by another writer past the busy timeout is worth a retry.
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                CheckoutError::DatabaseBusy(error.to_string())
+            }
+            _ => CheckoutError::Database(error.to_string()),
+        }
     }
 }
 

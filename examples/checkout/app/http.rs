@@ -1,11 +1,13 @@
 //! The HTTP routes of the checkout service.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +25,32 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/stats", get(stats))
         .route("/tree", get(tree))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            bound_request,
+        ))
         .with_state(shared)
+}
+
+/// Answers 408 when a request, its body included, is not done within the request timeout, so
+/// that a client that stalls mid-body cannot hold a connection (and shutdown) open.
+async fn bound_request(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let timeout = shared.settings.request_timeout();
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?timeout, "request timed out");
+            let body = json!({
+                "error": format!("request not completed within {timeout:?}; send the whole body at once"),
+                "code": "request_timeout",
+            });
+            (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response()
+        }
+    }
 }
 
 fn error_response(error: &CheckoutError) -> Response {
@@ -78,6 +105,12 @@ async fn order(
         return Err(CheckoutError::PaymentUnavailable {
             reason: format!("circuit breaker is {}", shared.breaker.state()),
             retry_after: shared.retry_after(),
+        });
+    }
+    if !shared.payments.is_running() {
+        return Err(CheckoutError::PaymentUnavailable {
+            reason: "payment client is not running; it is being restarted".to_string(),
+            retry_after: Duration::from_millis(500),
         });
     }
     checkout::run(Arc::clone(shared), cart).await

@@ -95,6 +95,14 @@ impl Shared {
             .max(Duration::from_millis(50))
     }
 
+    /// Appends a decision of the payment client's supervised scope to the log `/stats` shows.
+    pub fn record_supervisor_event(&self, line: String) {
+        self.supervisor_events
+            .lock()
+            .expect("supervisor log lock poisoned")
+            .push(line);
+    }
+
     /// Counts a response.
     pub fn count_response(&self, status: u16) {
         *self
@@ -112,7 +120,6 @@ pub struct App {
     shared: Arc<Shared>,
     addr: SocketAddr,
     backend: Backend,
-    supervisor: Supervisor,
     server: JoinHandle<()>,
     stop_server: Option<oneshot::Sender<()>>,
     watchers: Vec<JoinHandle<()>>,
@@ -145,7 +152,8 @@ impl App {
             }
         };
         let path = db_path.clone();
-        let left_held = tokio::task::spawn_blocking(move || db::init(&path))
+        let busy_timeout = settings.db_busy_timeout;
+        let left_held = tokio::task::spawn_blocking(move || db::init(&path, busy_timeout))
             .await?
             .map_err(|error| format!("database {} failed to open: {error}", db_path.display()))?;
         if left_held > 0 {
@@ -156,12 +164,15 @@ impl App {
             );
         }
 
-        let manager = Manager::start(ManagerConfig::new("checkout-service")).await?;
+        let manager = Manager::start(
+            ManagerConfig::new("checkout-service").release_timeout(settings.release_timeout),
+        )
+        .await?;
         let path = db_path.clone();
         let pool = ResourcePool::builder(settings.pool_size, move || {
             let path = path.clone();
             async move {
-                tokio::task::spawn_blocking(move || db::open(&path))
+                tokio::task::spawn_blocking(move || db::open(&path, busy_timeout))
                     .await
                     .map_err(BoxError::from)?
                     .map_err(BoxError::from)
@@ -192,7 +203,7 @@ impl App {
         let policy: RestartPolicy = toml::from_str(PAYMENT_POLICY)?;
         let supervisor = manager
             .supervise(
-                SupervisorOptions::new("payments").policy(policy),
+                SupervisorOptions::new("payments").policy(policy.clone()),
                 vec![payments.child_spec()],
             )
             .await?;
@@ -212,7 +223,7 @@ impl App {
         });
         let watchers = vec![
             watch_breaker(Arc::clone(&shared)),
-            watch_supervisor(Arc::clone(&shared), &supervisor),
+            watch_payments(Arc::clone(&shared), supervisor, policy),
         ];
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port))
@@ -234,7 +245,6 @@ impl App {
             shared,
             addr,
             backend,
-            supervisor,
             server,
             stop_server: Some(stop_server),
             watchers,
@@ -268,15 +278,13 @@ impl App {
         &self.shared
     }
 
-    /// The supervised scope of the payment client.
-    pub fn supervisor(&self) -> &Supervisor {
-        &self.supervisor
-    }
-
     /// Reads the database audit on a connection of its own.
     pub async fn audit(&self) -> Result<db::Audit, BoxError> {
         let path = self.db_path.clone();
-        let audit = tokio::task::spawn_blocking(move || db::audit(&mut db::open(&path)?)).await??;
+        let busy_timeout = self.shared.settings.db_busy_timeout;
+        let audit =
+            tokio::task::spawn_blocking(move || db::audit(&mut db::open(&path, busy_timeout)?))
+                .await??;
         Ok(audit)
     }
 
@@ -290,7 +298,16 @@ impl App {
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.server).await;
+        // Requests in flight get as long as one request may take; connections still open
+        // after that (a client that stalls mid-body) are cut.
+        let grace = self.shared.settings.request_timeout();
+        if tokio::time::timeout(grace, &mut self.server).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "requests still open after the grace period were cut"
+            );
+            self.server.abort();
+        }
         let result = self.shared.manager.shutdown().await;
         for watcher in &self.watchers {
             watcher.abort();
@@ -332,22 +349,63 @@ fn watch_breaker(shared: Arc<Shared>) -> JoinHandle<()> {
     })
 }
 
-fn watch_supervisor(shared: Arc<Shared>, supervisor: &Supervisor) -> JoinHandle<()> {
-    let mut events = supervisor.events();
+/// How long the service waits before it starts the payment client's supervised scope again
+/// after the scope gave up.
+const PAYMENT_COOL_DOWN: Duration = Duration::from_secs(2);
+
+/// Records the decisions of the payment client's supervised scope. When the scope gives up
+/// (the client crashed faster than its policy allows), the service logs it and starts a new
+/// scope after a cool-down, as a parent supervisor would; meanwhile checkouts answer 503
+/// before any database work. `App::shutdown` stops it after the manager's shutdown.
+fn watch_payments(
+    shared: Arc<Shared>,
+    supervisor: Supervisor,
+    policy: RestartPolicy,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            let line = match &event {
-                SupervisorEvent::Restarting {
-                    child, exit, delay, ..
-                } => format!("restarting {child} in {delay:?} after {exit:?}"),
-                other => format!("{other:?}"),
+        let mut supervisor = supervisor;
+        loop {
+            let mut events = supervisor.events();
+            while let Some(event) = events.recv().await {
+                let line = match &event {
+                    SupervisorEvent::Restarting {
+                        child, exit, delay, ..
+                    } => format!("restarting {child} in {delay:?} after {exit:?}"),
+                    other => format!("{other:?}"),
+                };
+                tracing::info!(supervisor.event = %line, "payment supervisor decision");
+                shared.record_supervisor_event(line);
+                // The handle keeps the event channel open, so a scope that gave up is noticed
+                // by its event, not by the end of the channel.
+                if matches!(event, SupervisorEvent::GaveUp { .. }) {
+                    break;
+                }
+            }
+            match supervisor.wait().await {
+                // Stopped by the manager's shutdown.
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::error!(%error, "payment client's supervised scope gave up; starting it again after a cool-down");
+                    shared.record_supervisor_event(format!(
+                        "gave up ({error}); starting again in {PAYMENT_COOL_DOWN:?}"
+                    ));
+                }
+            }
+            tokio::time::sleep(PAYMENT_COOL_DOWN).await;
+            let options = SupervisorOptions::new("payments").policy(policy.clone());
+            supervisor = match shared
+                .manager
+                .supervise(options, vec![shared.payments.child_spec()])
+                .await
+            {
+                Ok(supervisor) => supervisor,
+                Err(error) => {
+                    // The manager is shutting down, or the client cannot start at all.
+                    tracing::error!(%error, "payment client's supervised scope did not start again");
+                    shared.record_supervisor_event(format!("did not start again: {error}"));
+                    return;
+                }
             };
-            tracing::info!(supervisor.event = %line, "payment supervisor decision");
-            shared
-                .supervisor_events
-                .lock()
-                .expect("supervisor log lock poisoned")
-                .push(line);
         }
     })
 }

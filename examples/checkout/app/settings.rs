@@ -55,6 +55,16 @@ pub struct Settings {
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub payment_latency: Duration,
 
+    /// How long a database statement waits for another writer's lock before it fails (the
+    /// checkout then answers 503).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_busy_timeout: Duration,
+
+    /// How long a failed checkout may take to give its stock back and refund its payment,
+    /// retrying while the database is busy; past it the failure is logged and counted.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub release_timeout: Duration,
+
     /// Most SQLite connections in the pool.
     #[arg(long, default_value_t = 8)]
     pub pool_size: usize,
@@ -79,6 +89,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The longest a request may take: its body, the checkout's deadline, a database
+    /// statement that waits for a lock, and the compensation.
+    pub fn request_timeout(&self) -> Duration {
+        self.deadline + self.db_busy_timeout + self.release_timeout
+    }
+
     /// Lists settings that are valid but defeat part of the design, each with the fix.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
@@ -108,11 +124,22 @@ impl Settings {
             ("--breaker-reset", self.breaker_reset),
             ("--payment-latency", self.payment_latency),
             ("--acquire-timeout", self.acquire_timeout),
+            ("--db-busy-timeout", self.db_busy_timeout),
+            ("--release-timeout", self.release_timeout),
         ];
         for (flag, value) in durations {
             if value.is_zero() {
                 problems.push(format!("{flag} 0s is invalid; give a positive duration"));
             }
+        }
+        // The breaker's reset timeout grows up to 8 times this, and the breaker takes at most
+        // 24 days.
+        let longest_reset = Duration::from_secs(24 * 24 * 3600 / 8);
+        if self.breaker_reset > longest_reset {
+            problems.push(format!(
+                "--breaker-reset {} is too long: it grows up to 8 times after failed trials and the breaker allows at most 24 days; use at most 3d",
+                humantime::format_duration(self.breaker_reset)
+            ));
         }
         if self.breaker_failures == 0 {
             problems.push("--breaker-failures 0 is invalid; use 1 or more".to_string());
