@@ -572,7 +572,10 @@ async fn gave_up_payment_scope_starts_again() {
         switch(&app, Mode::Ok, None).await;
         let (status, body) = order(&app, &[(10, 1)]).await;
         assert_eq!(status, 503, "{body}");
-        assert!(message(&body).contains("payment client is not running"), "{body}");
+        assert!(
+            message(&body).contains("payment client is not running"),
+            "{body}"
+        );
 
         // After the cool-down the service starts a new supervised scope.
         wait_for_payment_client(&app).await;

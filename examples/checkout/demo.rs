@@ -260,7 +260,7 @@ fn print_summary(record: &Record, elapsed: Duration, stats: &Value) {
         count as f64 / elapsed.as_secs_f64()
     );
     for (status, n) in &record.by_status {
-        println!("  {status} {:<34} {n:>6}", label(*status));
+        println!("  {status} {:<46} {n:>6}", label(*status));
     }
     println!(
         "latency: p50 {:.2?}, p99 {:.2?}, max {:.2?}",
