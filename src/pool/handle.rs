@@ -225,9 +225,11 @@ impl<T: Send + 'static> ResourcePool<T> {
             AcquireWith::Timeout(timeout) => (timeout, None),
             AcquireWith::Default => (default, None),
         };
-        let started = Instant::now();
+        // The clock is read once per round, because a read is a measurable part of an acquire:
+        // the first round uses the start time, a later one reads it after a failed validation.
+        let mut now = Instant::now();
         // A timeout too large to add is no limit at all.
-        let deadline = started.checked_add(timeout);
+        let deadline = now.checked_add(timeout);
         let mut keep_place = false;
         let mut invalid = 0;
         loop {
@@ -243,7 +245,7 @@ impl<T: Send + 'static> ResourcePool<T> {
                 None => {
                     // Only a caller that has to wait can run out of time. The deadline is
                     // checked before `wait`, which may still find an item given back since.
-                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    if deadline.is_some_and(|deadline| now >= deadline) {
                         lock(&shared.books).stats.timeouts += 1;
                         return Err(PoolError::TimedOut {
                             pool: shared.config.name.clone(),
@@ -274,6 +276,7 @@ impl<T: Send + 'static> ResourcePool<T> {
                         });
                     }
                     keep_place = true;
+                    now = Instant::now();
                 }
             }
         }
