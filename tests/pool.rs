@@ -607,3 +607,132 @@ async fn expired_items_are_replaced() {
     assert_eq!(stats.expired, 2);
     assert_eq!(stats.created, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_item_handover_never_strands_waiter() {
+    // One item, two threads, four tasks taking turns with it: every item given back reaches
+    // a waiter or the idle queue, and a waiter never times out while the item sits idle.
+    // NOTE: the race where the item goes idle between a caller's failed `take_idle` and its
+    // queuing is a window of a few instructions. This test did not hit it in 60,000 acquires
+    // with that re-check removed; the `debug_assert!` in `Books::push_waiter` would catch it.
+    let pool = ResourcePool::builder(1, || async { Ok::<_, BoxError>(0u64) })
+        .name("handover")
+        .start()
+        .await
+        .unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..5_000u32 {
+                let mut item = pool.acquire(Duration::from_secs(10)).await?;
+                *item += 1;
+                // Hold the item across a yield now and then, so that others queue for it.
+                if round % 2 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok::<_, PoolError>(())
+        }));
+    }
+
+    for task in tasks {
+        let finished = tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("the tasks finish");
+        finished.unwrap().unwrap();
+    }
+
+    assert_eq!(*pool.acquire(()).await.unwrap(), 20_000);
+    let status = pool.status();
+    assert_eq!(status.waiters, 0, "{status:?}");
+    assert_eq!(status.in_use, 0, "{status:?}");
+    assert_eq!(status.idle, 1, "{status:?}");
+    assert_eq!(pool.stats().created, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_validation_keeps_front_place() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&made);
+    let pool = ResourcePool::builder(1, move || {
+        let counter = Arc::clone(&counter);
+        async move { Ok::<_, BoxError>(counter.fetch_add(1, Ordering::SeqCst)) }
+    })
+    // Item 1 is invalid, every other is valid.
+    .validate(|item: usize| async move {
+        if item == 1 {
+            Err::<usize, BoxError>("stale".into())
+        } else {
+            Ok(item)
+        }
+    })
+    .start()
+    .await
+    .unwrap();
+    let mut held = pool.acquire(()).await.unwrap();
+    assert_eq!(*held, 0);
+
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for name in ["first", "second"] {
+        let pool = pool.clone();
+        let order = Arc::clone(&order);
+        waiters.push(tokio::spawn(async move {
+            let item = pool.acquire(()).await.unwrap();
+            order.lock().unwrap().push((name, *item));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            drop(item);
+        }));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(pool.status().waiters, 2);
+
+    // The replacement, item 1, goes to the first waiter and fails validation. The first
+    // waiter stays ahead of the second and gets item 2.
+    held.mark_broken();
+    drop(held);
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![("first", 2), ("second", 2)]);
+    let stats = pool.stats();
+    assert_eq!(stats.invalid, 1);
+    assert_eq!(stats.created, 3);
+    let status = pool.status();
+    assert_eq!((status.waiters, status.in_use, status.idle), (0, 0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn item_skips_waiter_that_gave_up() {
+    let pool = ResourcePool::builder(1, || async { Ok::<_, BoxError>(()) })
+        .start()
+        .await
+        .unwrap();
+    let held = pool.acquire(()).await.unwrap();
+
+    // The first waiter gives up after 5 ms, the second waits.
+    let quitter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.acquire(Duration::from_millis(5)).await.map(|_| ()) })
+    };
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let patient = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.acquire(()).await.map(|_| ()) })
+    };
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(pool.status().waiters, 2);
+
+    assert!(quitter.await.unwrap().unwrap_err().is_timeout());
+    assert_eq!(pool.status().waiters, 1);
+    drop(held);
+    patient.await.unwrap().unwrap();
+    let status = pool.status();
+    assert_eq!((status.waiters, status.in_use, status.idle), (0, 0, 1));
+    let stats = pool.stats();
+    // The first acquire waited for the factory, then the two waiters.
+    assert_eq!(stats.waited, 3);
+    assert_eq!(stats.timeouts, 1);
+}

@@ -1,10 +1,7 @@
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::shared::{Item, Shared};
@@ -12,21 +9,9 @@ use super::PoolError;
 use crate::util::{lock, CatchUnwind};
 use crate::BoxError;
 
-/// An acquirer waiting for an item.
-pub(crate) struct Waiter<T> {
-    pub(crate) sender: oneshot::Sender<Result<Item<T>, PoolError>>,
-    /// Set by whoever settles the waiter first: the actor when it serves it, or the acquirer
-    /// when it gives up. The winner updates the waiter count.
-    pub(crate) settled: Arc<AtomicBool>,
-    /// A waiter whose item failed validation goes back to the front of the queue.
-    pub(crate) front: bool,
-}
-
 pub(crate) enum PoolMsg<T> {
-    /// An acquirer waits for an item.
-    Acquire(Waiter<T>),
-    /// An item came back while acquirers were waiting; it is still counted in use.
-    Returned(Item<T>),
+    /// An acquirer queued while the pool had room for another item.
+    Queued,
     /// The factory finished.
     Created(Result<T, BoxError>),
     /// An item was released, so there may be room to make another.
@@ -40,9 +25,11 @@ pub(crate) enum PoolMsg<T> {
 #[cfg(feature = "cluster")]
 impl<T: Send + 'static> ractor::Message for PoolMsg<T> {}
 
-/// The actor of one pool. It owns the queue of waiting acquirers and the factory calls. Idle
-/// items are handed out and taken back by the acquirers themselves, under the books' lock;
-/// the actor serves the waiters, in arrival order.
+/// The actor of one pool. It owns the factory calls, the reaping of idle items and closing.
+/// The queue of waiting acquirers is in the shared books: acquirers take idle items, queue
+/// themselves and hand returned items to the first waiter under the books' lock, with no
+/// message. The actor hears only of what may call for a new item: a waiter queued while there
+/// was room, or an item released.
 pub(crate) struct PoolActor<T>(std::marker::PhantomData<fn() -> T>);
 
 impl<T> PoolActor<T> {
@@ -53,75 +40,17 @@ impl<T> PoolActor<T> {
 
 pub(crate) struct PoolState<T> {
     shared: Arc<Shared<T>>,
-    waiters: VecDeque<Waiter<T>>,
 }
 
 impl<T: Send + 'static> PoolState<T> {
-    /// Drops waiters that gave up, from the front.
-    fn prune(&mut self) {
-        while self
-            .waiters
-            .front()
-            .is_some_and(|waiter| waiter.settled.load(Ordering::SeqCst))
-        {
-            self.waiters.pop_front();
-        }
-    }
-
-    /// Settles the first waiter that is still there with `outcome`, and lowers the waiter
-    /// count. Returns the outcome when no waiter took it. An item passed in must already be
-    /// counted in use; it stays so, whoever gets it.
-    fn settle_first(
-        &mut self,
-        outcome: Result<Item<T>, PoolError>,
-    ) -> Option<Result<Item<T>, PoolError>> {
-        let mut outcome = outcome;
-        loop {
-            self.prune();
-            let Some(waiter) = self.waiters.pop_front() else {
-                return Some(outcome);
-            };
-            if waiter.settled.swap(true, Ordering::SeqCst) {
-                continue;
-            }
-            lock(&self.shared.books).waiters -= 1;
-            match waiter.sender.send(outcome) {
-                Ok(()) => return None,
-                // The acquirer went away at this very moment; its guard found nothing, so the
-                // outcome comes back here for the next waiter.
-                Err(returned) => outcome = returned,
-            }
-        }
-    }
-
-    /// Hands idle items to waiters, and starts the factory while there is room and more
-    /// waiters than items being made.
+    /// Starts the factory while there is room and more waiters than items being made.
     fn serve(&mut self) {
         if self.shared.is_closed() {
             return;
         }
-        loop {
-            self.prune();
-            if self.waiters.is_empty() {
-                return;
-            }
-            // Counted in use from here, ahead of the queued waiters.
-            let Some(item) = self.shared.take_idle(true) else {
-                break;
-            };
-            if let Some(Ok(item)) = self.settle_first(Ok(item)) {
-                self.keep_idle(item);
-                return;
-            }
-        }
         let start = {
             let mut books = lock(&self.shared.books);
-            let live = self
-                .waiters
-                .iter()
-                .filter(|waiter| !waiter.settled.load(Ordering::SeqCst))
-                .count();
-            let wanted = live.saturating_sub(books.creating);
+            let wanted = books.waiters.saturating_sub(books.creating);
             let room = self.shared.config.max_size.saturating_sub(books.size());
             let start = wanted.min(room);
             books.creating += start;
@@ -131,16 +60,6 @@ impl<T: Send + 'static> PoolState<T> {
         for _ in 0..start {
             self.create();
         }
-    }
-
-    /// Moves an item counted in use back to the idle queue.
-    fn keep_idle(&mut self, item: Item<T>) {
-        let mut books = lock(&self.shared.books);
-        books.in_use -= 1;
-        books.idle.push_back(super::shared::Idle {
-            item,
-            since: Instant::now(),
-        });
     }
 
     /// Runs the factory in a task of its own and reports back by message. A panic in the
@@ -165,6 +84,46 @@ impl<T: Send + 'static> PoolState<T> {
             }
         });
     }
+
+    /// Hands a new item to the first waiter, or its error when the factory failed.
+    fn created(&mut self, made: Result<T, BoxError>) {
+        let shared = &self.shared;
+        let mut books = lock(&shared.books);
+        books.creating -= 1;
+        match made {
+            Ok(value) if !shared.is_closed() => {
+                books.stats.created += 1;
+                books.in_use += 1;
+                drop(books);
+                let item = Item {
+                    value,
+                    created: Instant::now(),
+                };
+                shared.settle_first(Ok(item));
+            }
+            Ok(value) => {
+                books.stats.created += 1;
+                drop(books);
+                drop(value);
+            }
+            Err(error) => {
+                books.stats.factory_errors += 1;
+                drop(books);
+                let error = PoolError::Factory {
+                    pool: shared.config.name.clone(),
+                    source: Arc::from(error),
+                };
+                // The error goes to the waiter the item was for: the oldest one.
+                if let Some(error) = shared.settle_first(Err(error)) {
+                    tracing::warn!(
+                        pool.name = %shared.config.name,
+                        error = %error,
+                        "pool factory failed and no acquirer was waiting"
+                    );
+                }
+            }
+        }
+    }
 }
 
 impl<T: Send + 'static> Actor for PoolActor<T> {
@@ -181,10 +140,7 @@ impl<T: Send + 'static> Actor for PoolActor<T> {
         if let Some(period) = reap_period(&shared) {
             myself.send_interval(period, || PoolMsg::Reap);
         }
-        Ok(PoolState {
-            shared,
-            waiters: VecDeque::new(),
-        })
+        Ok(PoolState { shared })
     }
 
     async fn handle(
@@ -194,76 +150,17 @@ impl<T: Send + 'static> Actor for PoolActor<T> {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            PoolMsg::Acquire(waiter) => {
-                if state.shared.is_closed() {
-                    state.waiters.push_front(waiter);
-                    close_waiters(state);
-                    return Ok(());
-                }
-                if waiter.front {
-                    state.waiters.push_front(waiter);
-                } else {
-                    state.waiters.push_back(waiter);
-                }
-                state.serve();
-            }
-            PoolMsg::Returned(item) => {
-                if state.shared.is_closed() || state.shared.expired(&item, None) {
-                    let reason = if state.shared.is_closed() {
-                        super::shared::Release::Closed
-                    } else {
-                        super::shared::Release::Expired
-                    };
-                    state.shared.release_in_use(item, reason);
-                } else if let Some(Ok(item)) = state.settle_first(Ok(item)) {
-                    state.keep_idle(item);
-                }
-                state.serve();
-            }
+            PoolMsg::Queued | PoolMsg::Freed => state.serve(),
             PoolMsg::Created(made) => {
-                let mut books = lock(&state.shared.books);
-                books.creating -= 1;
-                match made {
-                    Ok(value) if !state.shared.is_closed() => {
-                        books.stats.created += 1;
-                        books.in_use += 1;
-                        drop(books);
-                        let item = Item {
-                            value,
-                            created: Instant::now(),
-                        };
-                        if let Some(Ok(item)) = state.settle_first(Ok(item)) {
-                            state.keep_idle(item);
-                        }
-                    }
-                    Ok(value) => {
-                        books.stats.created += 1;
-                        drop(books);
-                        drop(value);
-                    }
-                    Err(error) => {
-                        books.stats.factory_errors += 1;
-                        drop(books);
-                        let error = PoolError::Factory {
-                            pool: state.shared.config.name.clone(),
-                            source: Arc::from(error),
-                        };
-                        // The error goes to the waiter the item was for: the oldest one.
-                        if let Some(Err(error)) = state.settle_first(Err(error)) {
-                            tracing::warn!(
-                                pool.name = %state.shared.config.name,
-                                error = %error,
-                                "pool factory failed and no acquirer was waiting"
-                            );
-                        }
-                    }
-                }
+                state.created(made);
                 state.serve();
             }
-            PoolMsg::Freed => state.serve(),
             PoolMsg::Reap => reap(state),
             PoolMsg::Close(reply) => {
-                close_waiters(state);
+                let closed = PoolError::Closed {
+                    pool: state.shared.config.name.clone(),
+                };
+                state.shared.close_waiters(&closed);
                 let _ = reply.send(());
             }
         }
@@ -297,26 +194,5 @@ fn reap<T: Send + 'static>(state: &mut PoolState<T>) {
         books.stats.expired += expired.len() as u64;
         expired
     };
-    if !expired.is_empty() {
-        shared.finish_release(expired.len(), expired);
-    }
-}
-
-/// Fails every waiter with the closed error and releases the idle items.
-fn close_waiters<T: Send + 'static>(state: &mut PoolState<T>) {
-    let closed = PoolError::Closed {
-        pool: state.shared.config.name.clone(),
-    };
-    while !state.waiters.is_empty() {
-        state.settle_first(Err(closed.clone()));
-    }
-    let idle: Vec<Item<T>> = {
-        let mut books = lock(&state.shared.books);
-        let idle: Vec<Item<T>> = books.idle.drain(..).map(|idle| idle.item).collect();
-        books.releasing += idle.len();
-        idle
-    };
-    if !idle.is_empty() {
-        state.shared.finish_release(idle.len(), idle);
-    }
+    shared.release_expired(expired);
 }

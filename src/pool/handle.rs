@@ -8,9 +8,9 @@ use ractor::{Actor, ActorRef};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::actor::{PoolActor, PoolMsg, Waiter};
+use super::actor::{PoolActor, PoolMsg};
 use super::config::{PoolBuilder, PoolConfig};
-use super::shared::{Item, Release, Shared};
+use super::shared::{Item, Outcome, Release, Shared, Waiter};
 use super::{PoolError, PoolStats, PoolStatus};
 use crate::util::lock;
 use crate::{BoxError, CancelCause, Context, Name, Resource};
@@ -21,9 +21,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A bounded pool of items made by an async factory, shared by many tasks.
 ///
 /// Waiters are served strictly first come, first served: a new caller never takes an item
-/// ahead of one that is waiting. An idle item is handed out, and taken back, by the acquirer
-/// itself under a short lock, with no message; waiting, making and replacing items go through
-/// the pool's actor.
+/// ahead of one that is waiting. Acquirers take idle items, queue to wait, and hand items they
+/// give back to the first waiter themselves, under a short lock, with no message. Making and
+/// replacing items go through the pool's actor.
 ///
 /// Cloning is cheap; clones share the pool. Dropping the last clone closes the pool.
 #[must_use = "dropping the last ResourcePool handle closes the pool"]
@@ -49,7 +49,8 @@ impl<T: Send + 'static> Drop for Inner<T> {
         self.shared.closed.store(true, Ordering::SeqCst);
         let (reply, _) = ractor::concurrency::oneshot();
         let _ = self.actor.cast(PoolMsg::Close(reply.into()));
-        // Drain: the actor reads what is queued (items coming back) before it stops.
+        // Drain: the actor handles what is queued (the close, items just made) before it
+        // stops.
         let _ = self.actor.drain();
     }
 }
@@ -95,11 +96,11 @@ impl From<()> for AcquireWith<'_> {
     }
 }
 
-/// Recovers an item the actor sent to a waiter that is going away, and settles the waiter
-/// so the waiter count stays right, whichever moment the acquire is dropped at.
+/// Recovers an item sent to a waiter that is going away, and settles the waiter so the waiter
+/// count stays right, whichever moment the acquire is dropped at.
 struct WaitGuard<'a, T: Send + 'static> {
     shared: &'a Shared<T>,
-    receiver: oneshot::Receiver<Result<Item<T>, PoolError>>,
+    receiver: oneshot::Receiver<Outcome<T>>,
     settled: Arc<AtomicBool>,
     /// Set once the outcome was received, so there is nothing left to recover.
     received: bool,
@@ -110,12 +111,19 @@ impl<T: Send + 'static> Drop for WaitGuard<'_, T> {
         if self.received {
             return;
         }
-        if !self.settled.swap(true, Ordering::SeqCst) {
-            // Gave up first: the actor will skip this waiter.
-            lock(&self.shared.books).waiters -= 1;
-            return;
+        {
+            // The flag and the count change together under the lock, so a status snapshot
+            // or the actor's count of waiters never includes a waiter that gave up.
+            let mut books = lock(&self.shared.books);
+            if !self.settled.swap(true, Ordering::SeqCst) {
+                // Gave up first: whoever serves the queue skips this waiter.
+                books.waiters -= 1;
+                return;
+            }
         }
-        // The actor settled it: an item may be in the channel.
+        // Settled by someone who sends it an outcome, now or in a moment. Closing the receiver
+        // makes a later send fail, so that the sender keeps the outcome. An outcome sent
+        // already is taken back here.
         self.receiver.close();
         if let Ok(Ok(item)) = self.receiver.try_recv() {
             self.shared.give_back(item, false);
@@ -217,9 +225,11 @@ impl<T: Send + 'static> ResourcePool<T> {
             AcquireWith::Timeout(timeout) => (timeout, None),
             AcquireWith::Default => (default, None),
         };
-        let started = Instant::now();
+        // The clock is read once per round, because a read is a measurable part of an acquire:
+        // the first round uses the start time, a later one reads it after a failed validation.
+        let mut now = Instant::now();
         // A timeout too large to add is no limit at all.
-        let deadline = started.checked_add(timeout);
+        let deadline = now.checked_add(timeout);
         let mut keep_place = false;
         let mut invalid = 0;
         loop {
@@ -230,11 +240,12 @@ impl<T: Send + 'static> ResourcePool<T> {
                 lock(&shared.books).stats.cancellations += 1;
                 return Err(self.cancelled(cause));
             }
-            let item = match (!keep_place).then(|| shared.take_idle(false)).flatten() {
+            let item = match (!keep_place).then(|| shared.take_idle()).flatten() {
                 Some(item) => item,
                 None => {
-                    // Only a caller that has to wait can run out of time.
-                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    // Only a caller that has to wait can run out of time. The deadline is
+                    // checked before `wait`, which may still find an item given back since.
+                    if deadline.is_some_and(|deadline| now >= deadline) {
                         lock(&shared.books).stats.timeouts += 1;
                         return Err(PoolError::TimedOut {
                             pool: shared.config.name.clone(),
@@ -265,12 +276,17 @@ impl<T: Send + 'static> ResourcePool<T> {
                         });
                     }
                     keep_place = true;
+                    now = Instant::now();
                 }
             }
         }
     }
 
-    /// Waits in the actor's queue for an item.
+    /// Takes an idle item or waits in the queue for one.
+    ///
+    /// The idle queue is checked again under the same lock that queues the waiter: an item
+    /// given back between the caller's failed `take_idle` and this point is taken here, not
+    /// left idle while this caller waits.
     async fn wait(
         &self,
         deadline: Option<Instant>,
@@ -281,23 +297,50 @@ impl<T: Send + 'static> ResourcePool<T> {
         let shared = &*self.inner.shared;
         let (sender, receiver) = oneshot::channel();
         let settled = Arc::new(AtomicBool::new(false));
-        {
+        let mut expired = Vec::new();
+        let queued = {
             let mut books = lock(&shared.books);
-            books.waiters += 1;
-            books.stats.waited += 1;
-        }
+            // Checked under the lock, which `close` takes to fail the queued waiters after it
+            // set the flag: a waiter queued here is either failed by `close` or finds the flag
+            // set.
+            if shared.is_closed() {
+                return Err(self.closed());
+            }
+            // A waiter that keeps its place after a failed validation is first in line.
+            let taken = if books.waiters == 0 || front {
+                shared.take_idle_locked(&mut books, &mut expired)
+            } else {
+                None
+            };
+            match taken {
+                Some(item) => Err(item),
+                None => {
+                    let waiter = Waiter {
+                        sender,
+                        settled: Arc::clone(&settled),
+                    };
+                    books.push_waiter(waiter, front);
+                    // Another item is wanted when the pool has room and more waiters than
+                    // items being made. The actor checks again when the message arrives.
+                    let room = books.size() < shared.config.max_size;
+                    Ok(room && books.waiters > books.creating)
+                }
+            }
+        };
+        shared.release_expired(expired);
+        let needs_item = match queued {
+            Ok(needs_item) => needs_item,
+            Err(item) => return Ok(item),
+        };
         let mut guard = WaitGuard {
             shared,
             receiver,
-            settled: Arc::clone(&settled),
+            settled,
             received: false,
         };
-        let waiter = Waiter {
-            sender,
-            settled,
-            front,
-        };
-        if self.inner.actor.cast(PoolMsg::Acquire(waiter)).is_err() {
+        if needs_item && self.inner.actor.cast(PoolMsg::Queued).is_err() {
+            // The actor is gone, so no new item can be made. The guard settles the waiter, or
+            // gives back an item handed to it meanwhile.
             return Err(self.closed());
         }
 

@@ -1,5 +1,7 @@
-//! The resource pool: a shared actor that lends a bounded set of items (connections, clients,
-//! buffers) to tasks, first come, first served.
+//! The resource pool: a bounded set of items (connections, clients, buffers) lent to tasks,
+//! first come, first served. Acquirers take, queue for and hand over items under one lock
+//! (`shared.rs`). The pool's actor (`actor.rs`) makes new items, reaps idle ones and closes the
+//! pool.
 
 mod actor;
 mod config;

@@ -3,11 +3,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ractor::ActorRef;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::actor::PoolMsg;
 use super::config::PoolConfig;
-use super::{PoolStats, PoolStatus};
+use super::{PoolError, PoolStats, PoolStatus};
 use crate::util::lock;
 
 /// An item with its birth time.
@@ -22,13 +23,29 @@ pub(crate) struct Idle<T> {
     pub(crate) since: Instant,
 }
 
+/// The outcome sent to a waiter: an item counted in use, or the error that ends its acquire.
+pub(crate) type Outcome<T> = Result<Item<T>, PoolError>;
+
+/// An acquirer waiting for an item.
+pub(crate) struct Waiter<T> {
+    pub(crate) sender: oneshot::Sender<Outcome<T>>,
+    /// Set, under the books' lock, by whoever settles the waiter first: the one who takes it
+    /// from the queue to send it an outcome, or the acquirer when it gives up. The winner
+    /// lowers the waiter count, and a settled waiter left in the queue is skipped.
+    pub(crate) settled: Arc<AtomicBool>,
+}
+
 /// Bookkeeping under one lock, so that a status snapshot is consistent: every item is in
-/// exactly one of idle, in use, creating and releasing.
+/// exactly one of idle, in use, creating and releasing, and `waiters` is the number of
+/// unsettled waiters in `queue`.
 pub(crate) struct Books<T> {
     pub(crate) idle: VecDeque<Idle<T>>,
     pub(crate) in_use: usize,
     pub(crate) creating: usize,
     pub(crate) releasing: usize,
+    /// Waiting acquirers in the order they are served, settled ones included until they are
+    /// skipped or pruned.
+    pub(crate) queue: VecDeque<Waiter<T>>,
     pub(crate) waiters: usize,
     pub(crate) stats: PoolStats,
 }
@@ -36,6 +53,39 @@ pub(crate) struct Books<T> {
 impl<T> Books<T> {
     pub(crate) fn size(&self) -> usize {
         self.idle.len() + self.in_use + self.creating + self.releasing
+    }
+
+    /// Queues a waiter, at the front when it keeps its place after a failed validation.
+    pub(crate) fn push_waiter(&mut self, waiter: Waiter<T>, front: bool) {
+        // Waiters that gave up stay queued until they reach the front. Pruning them all once
+        // they are about half the queue keeps it bounded at an amortized constant cost.
+        if self.queue.len() >= 2 * self.waiters + 32 {
+            self.queue
+                .retain(|waiter| !waiter.settled.load(Ordering::SeqCst));
+        }
+        // Every item kept idle went to a waiter first if one was queued, and a caller queues
+        // only after it found no idle item under the same lock.
+        debug_assert!(self.idle.is_empty(), "an item is idle while acquirers wait");
+        if front {
+            self.queue.push_front(waiter);
+        } else {
+            self.queue.push_back(waiter);
+        }
+        self.waiters += 1;
+        self.stats.waited += 1;
+    }
+
+    /// Takes the first unsettled waiter from the queue, settles it and lowers the count. The
+    /// caller must send it an outcome.
+    pub(crate) fn pop_waiter(&mut self) -> Option<Waiter<T>> {
+        while let Some(waiter) = self.queue.pop_front() {
+            if waiter.settled.swap(true, Ordering::SeqCst) {
+                continue;
+            }
+            self.waiters -= 1;
+            return Some(waiter);
+        }
+        None
     }
 
     pub(crate) fn note_size(&mut self) {
@@ -71,6 +121,7 @@ impl<T: Send + 'static> Shared<T> {
                 in_use: 0,
                 creating: 0,
                 releasing: 0,
+                queue: VecDeque::new(),
                 waiters: 0,
                 stats: PoolStats::default(),
             }),
@@ -102,6 +153,11 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     pub(crate) fn expired(&self, item: &Item<T>, idle_since: Option<Instant>) -> bool {
+        // Most pools set neither limit, and reading the clock is a measurable part of giving
+        // an item back, so it is skipped then.
+        if self.config.max_lifetime.is_none() && self.config.idle_timeout.is_none() {
+            return false;
+        }
         let now = Instant::now();
         let too_old = self
             .config
@@ -115,39 +171,53 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// Takes the oldest idle item that has not expired, counting it in use, unless waiters
-    /// are queued (a new caller never goes ahead of them), unless `for_waiter` is set because the
-    /// caller serves the waiters. Expired items met on the way are released.
-    pub(crate) fn take_idle(&self, for_waiter: bool) -> Option<Item<T>> {
+    /// are queued: a new caller never goes ahead of them. Expired items met on the way are
+    /// released.
+    pub(crate) fn take_idle(&self) -> Option<Item<T>> {
         let mut expired = Vec::new();
         let taken = {
             let mut books = lock(&self.books);
-            if !for_waiter && books.waiters > 0 {
+            if books.waiters > 0 {
                 None
             } else {
-                let mut taken = None;
-                while let Some(idle) = books.idle.pop_front() {
-                    if self.expired(&idle.item, Some(idle.since)) {
-                        books.releasing += 1;
-                        books.stats.expired += 1;
-                        expired.push(idle.item);
-                        continue;
-                    }
-                    books.in_use += 1;
-                    taken = Some(idle.item);
-                    break;
-                }
-                taken
+                self.take_idle_locked(&mut books, &mut expired)
             }
         };
-        if !expired.is_empty() {
-            self.finish_release(expired.len(), expired);
-        }
+        self.release_expired(expired);
         taken
     }
 
-    /// Takes back an item that was in use. It goes to the actor when waiters are queued and to
-    /// the idle queue otherwise. It is released instead when it is broken, expired or the pool
-    /// is closed.
+    /// Takes the oldest idle item that has not expired, counting it in use. Expired items met
+    /// on the way are counted as releasing and moved to `expired`, which the caller passes to
+    /// [`Shared::release_expired`] after it let go of the lock.
+    pub(crate) fn take_idle_locked(
+        &self,
+        books: &mut Books<T>,
+        expired: &mut Vec<Item<T>>,
+    ) -> Option<Item<T>> {
+        while let Some(idle) = books.idle.pop_front() {
+            if self.expired(&idle.item, Some(idle.since)) {
+                books.releasing += 1;
+                books.stats.expired += 1;
+                expired.push(idle.item);
+                continue;
+            }
+            books.in_use += 1;
+            return Some(idle.item);
+        }
+        None
+    }
+
+    /// Drops expired items that [`Shared::take_idle_locked`] counted as releasing.
+    pub(crate) fn release_expired(&self, expired: Vec<Item<T>>) {
+        if !expired.is_empty() {
+            self.finish_release(expired.len(), expired);
+        }
+    }
+
+    /// Takes back an item that was in use. It goes to the first waiter when waiters are
+    /// queued and to the idle queue otherwise. It is released instead when it is broken,
+    /// expired or the pool is closed.
     pub(crate) fn give_back(&self, item: Item<T>, broken: bool) {
         let release = if broken {
             Some(Release::Broken)
@@ -158,43 +228,81 @@ impl<T: Send + 'static> Shared<T> {
         } else {
             None
         };
-        if let Some(reason) = release {
-            self.release_in_use(item, reason);
-            return;
-        }
-
-        let mut books = lock(&self.books);
-        // Checked again under the lock, which `close` takes to release the idle items after it
-        // set the flag: an item pushed here is either released by `close` or finds the flag set.
-        if self.is_closed() {
-            drop(books);
-            self.release_in_use(item, Release::Closed);
-            return;
-        }
-        if books.waiters > 0 {
-            // Still counted in use while it travels to the actor, which hands it over.
-            drop(books);
-            let Some(actor) = self.actor.get() else {
-                self.release_in_use(item, Release::Closed);
-                return;
-            };
-            match actor.cast(PoolMsg::Returned(item)) {
-                Ok(()) => {}
-                Err(ractor::MessagingErr::SendErr(PoolMsg::Returned(item))) => {
-                    self.release_in_use(item, Release::Closed);
-                }
-                Err(_) => {
-                    // The message, and the item in it, are gone: keep the books right.
-                    lock(&self.books).in_use -= 1;
-                }
+        match release {
+            Some(reason) => self.release_in_use(item, reason),
+            None => {
+                self.settle_first(Ok(item));
             }
-            return;
         }
-        books.in_use -= 1;
-        books.idle.push_back(Idle {
-            item,
-            since: Instant::now(),
-        });
+    }
+
+    /// Sends `outcome` to the first waiter that is still there. An item passed in must be
+    /// counted in use, and stays so while it travels to the waiter. An item that no waiter
+    /// takes is kept idle, or released when the pool is closed. Returns an error that no
+    /// waiter took.
+    pub(crate) fn settle_first(&self, outcome: Outcome<T>) -> Option<PoolError> {
+        let mut outcome = outcome;
+        loop {
+            let waiter = {
+                let mut books = lock(&self.books);
+                // Checked under the lock, which `close` takes to fail the waiters and release
+                // the idle items after it set the flag: an item pushed to the idle queue here
+                // is either released by `close` or finds the flag set.
+                if self.is_closed() {
+                    if let Ok(item) = outcome {
+                        drop(books);
+                        self.release_in_use(item, Release::Closed);
+                        return None;
+                    }
+                }
+                match books.pop_waiter() {
+                    Some(waiter) => waiter,
+                    // Kept idle in the same critical section that found no waiter, so that no
+                    // acquirer can queue in between and wait while this item sits idle.
+                    None => match outcome {
+                        Ok(item) => {
+                            books.in_use -= 1;
+                            books.idle.push_back(Idle {
+                                item,
+                                since: Instant::now(),
+                            });
+                            return None;
+                        }
+                        Err(error) => return Some(error),
+                    },
+                }
+            };
+            // Sent outside the lock, because the receiving task may run at once. The send
+            // fails only when the acquirer went away after the waiter was settled here: its
+            // guard found the channel empty and closed it, so the outcome comes back for the
+            // next waiter.
+            match waiter.sender.send(outcome) {
+                Ok(()) => return None,
+                Err(returned) => outcome = returned,
+            }
+        }
+    }
+
+    /// Fails every queued waiter with `error` and releases the idle items. The caller sets the
+    /// closed flag first, so that no waiter is queued and no item is kept idle afterwards.
+    pub(crate) fn close_waiters(&self, error: &PoolError) {
+        let (waiters, idle) = {
+            let mut books = lock(&self.books);
+            let mut waiters = Vec::with_capacity(books.waiters);
+            while let Some(waiter) = books.pop_waiter() {
+                waiters.push(waiter);
+            }
+            let idle: Vec<Item<T>> = books.idle.drain(..).map(|idle| idle.item).collect();
+            books.releasing += idle.len();
+            (waiters, idle)
+        };
+        for waiter in waiters {
+            // An acquirer that went away meanwhile needs no error.
+            let _ = waiter.sender.send(Err(error.clone()));
+        }
+        if !idle.is_empty() {
+            self.finish_release(idle.len(), idle);
+        }
     }
 
     /// Releases an item that was in use and sends the actor `Freed`.
