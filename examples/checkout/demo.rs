@@ -42,7 +42,7 @@ impl DemoSettings {
     }
 }
 
-/// What the workers saw.
+/// Outcomes the workers recorded.
 #[derive(Default)]
 struct Record {
     latencies: Vec<Duration>,
@@ -176,7 +176,7 @@ pub async fn run(app: &App, settings: &DemoSettings) -> Result<bool, BoxError> {
                 done.fetch_add(1, Ordering::Relaxed);
                 bar.inc(1);
                 if status == 503 {
-                    // A well-behaved client waits as long as the service asks.
+                    // A well-behaved client waits as long as the service requests.
                     let wait = body["retry_after_ms"].as_u64().unwrap_or(100).min(1000);
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                 }

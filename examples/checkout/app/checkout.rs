@@ -23,7 +23,7 @@ use super::error::CheckoutError;
 use super::payment::{ChargeRequest, PaymentError};
 use super::Shared;
 
-/// What a checkout did so far, shared by its tasks and its compensation.
+/// The steps a checkout has taken so far, shared by its tasks and its compensation.
 #[derive(Debug, Default)]
 struct Progress {
     /// A reservation is held in the database.
@@ -238,7 +238,7 @@ pub async fn run(shared: Arc<Shared>, cart: Cart) -> Result<Order, CheckoutError
     }
 }
 
-/// Turns the scope's error (the first failure) into the answer.
+/// Maps the scope's error (the first failure) to the checkout error the client receives.
 fn classify(error: &ScopeError, charge_timeout: Duration) -> CheckoutError {
     if let Some(error) = error.downcast_ref::<CheckoutError>() {
         return error.clone();
@@ -278,7 +278,7 @@ fn reserve(
         let priced = ctx.dependency(&validate)?;
         with_connection_and_progress(&shared, &ctx, &state, move |connection, progress| {
             // The lock is held over the transaction, so the compensation either sees the
-            // reservation or stops it from being taken.
+            // reservation or prevents it from being taken.
             if progress.closed {
                 return Err(CheckoutError::Cancelled);
             }

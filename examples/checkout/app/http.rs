@@ -32,7 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Answers 408 when a request, its body included, is not done within the request timeout, so
+/// Responds with 408 when a request, its body included, is not done within the request timeout, so
 /// that a client that stalls mid-body cannot hold a connection (and shutdown) open.
 async fn bound_request(
     State(shared): State<Arc<Shared>>,
@@ -100,7 +100,7 @@ async fn order(
     })?;
     let cart = cart::parse(&body, shared.settings.max_quantity)?;
 
-    // While the breaker rejects calls, answer before any database work.
+    // While the breaker rejects calls, respond before any database work.
     if !shared.breaker.admits_calls() {
         return Err(CheckoutError::PaymentUnavailable {
             reason: format!("circuit breaker is {}", shared.breaker.state()),

@@ -25,7 +25,7 @@ pub struct Settings {
     #[arg(long)]
     pub db: Option<PathBuf>,
 
-    /// Deadline of each checkout scope; past it the checkout answers 504.
+    /// Deadline of each checkout scope. Past it the checkout responds with 504.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
 
@@ -51,12 +51,12 @@ pub struct Settings {
     #[arg(long, value_enum, default_value_t = Mode::Ok)]
     pub payment_mode: Mode,
 
-    /// How long the payment backend takes to answer in `slow` mode.
+    /// How long the payment backend takes to respond in `slow` mode.
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub payment_latency: Duration,
 
     /// How long a database statement waits for another writer's lock before it fails (the
-    /// checkout then answers 503).
+    /// checkout then responds with 503).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_busy_timeout: Duration,
 
@@ -89,7 +89,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The longest a request may take: its body, the checkout's deadline, a database
+    /// The maximum time a request may take: its body, the checkout's deadline, a database
     /// statement that waits for a lock, and the compensation.
     pub fn request_timeout(&self) -> Duration {
         self.deadline + self.db_busy_timeout + self.release_timeout
