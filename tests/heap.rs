@@ -1,61 +1,17 @@
-//! Live heap over many tasks run in batches. A counting global allocator, this test binary's
-//! own, measures the bytes allocated and not yet freed. The count must not grow once the first
-//! batches have warmed up the library's, ractor's and tokio's structures.
+//! Live heap over many tasks run in batches. A counting global allocator
+//! (`alloc/counting.rs`) measures the bytes allocated and not yet freed. The count must not
+//! grow once the first batches have warmed up the library's, ractor's and tokio's structures.
 //!
 //! `million_tasks_leave_heap_flat` is ignored by default; run it with
 //! `cargo test --release --test heap -- --ignored --nocapture`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use ractor_scope::{release_fn, BoxError, Context, Manager, ManagerConfig, Task};
 
-/// Bytes allocated and not yet freed, by anything in this process.
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-/// The system allocator, counting live bytes.
-struct Counting;
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only adds
-// and subtracts sizes in an atomic counter, which allocates nothing.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let pointer = unsafe { System.alloc_zeroed(layout) };
-        if !pointer.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: `pointer` came from this allocator, so from `System`, with `layout`.
-        unsafe { System.dealloc(pointer, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract.
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
-        if !moved.is_null() {
-            let change = new_size as isize - layout.size() as isize;
-            LIVE_BYTES.fetch_add(change, Ordering::Relaxed);
-        }
-        moved
-    }
-}
+#[path = "alloc/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// The tests of this binary measure one process-wide counter, so they run one at a time.
 static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -82,14 +38,14 @@ async fn live_bytes_over_batches(batches: usize, batch: usize) -> (isize, isize,
         }
         scope.wait().await.unwrap();
 
-        let live = LIVE_BYTES.load(Ordering::Relaxed);
+        let live = counting::live() as isize;
         if round + 1 == WARM_UP_BATCHES {
             baseline = live;
         } else if round >= WARM_UP_BATCHES {
             largest = largest.max(live);
         }
     }
-    let end = LIVE_BYTES.load(Ordering::Relaxed);
+    let end = counting::live() as isize;
     let stats = manager.stats();
     assert_eq!(
         stats.tasks_completed,
