@@ -229,7 +229,7 @@ async fn deadline_below_latency_answers_504() {
         assert_eq!(after.held, 0);
         assert!(after.orders.is_empty());
 
-        // The backend finishes the abandoned charge later; the refund sent when the checkout
+        // The backend finishes the abandoned charge later. The refund sent when the checkout
         // gave up makes it reject that charge, so no money is taken either.
         tokio::time::sleep(Duration::from_millis(700)).await;
         let ledger = ledger(&app).await;

@@ -253,7 +253,7 @@ enum Stop {
     Deadline,
 }
 
-/// What the model says a case must end as.
+/// The end state the model predicts for a case.
 #[derive(Debug)]
 struct Expected {
     states: Vec<TaskState>,

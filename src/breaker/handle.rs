@@ -128,7 +128,7 @@ impl CircuitBreaker {
     /// closed, never when forced open, once the reset timeout has passed when open, and while
     /// a trial slot is free when half-open.
     ///
-    /// A service can use it to fail fast before any other work; the answer may change before
+    /// A service can use it to fail fast before any other work; the result may change before
     /// the call is made.
     pub fn admits_calls(&self) -> bool {
         self.inner.core.would_admit()

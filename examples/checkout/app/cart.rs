@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::CheckoutError;
 
-/// Most lines in one cart.
+/// Maximum number of lines in one cart.
 pub const MAX_LINES: usize = 50;
-/// Longest user id and payment token, in bytes.
+/// Maximum length of the user id and the payment token, in bytes.
 pub const MAX_TEXT: usize = 128;
 
 /// A cart as `POST /checkout` takes it.
@@ -19,7 +19,7 @@ pub struct CartBody {
     pub user_id: String,
     /// What, at least one line.
     pub items: Vec<LineBody>,
-    /// How the order is paid.
+    /// Payment token for the order.
     pub payment_token: String,
 }
 
@@ -40,7 +40,7 @@ pub struct Cart {
     pub user_id: String,
     /// One line per product, in the order given.
     pub lines: Vec<LineBody>,
-    /// How the order is paid.
+    /// Payment token for the order.
     pub payment_token: String,
 }
 

@@ -227,7 +227,7 @@ pub async fn run(shared: Arc<Shared>, cart: Cart) -> Result<Order, CheckoutError
         .await;
 
     // The compensation has run by now (the scope has finished), so the state is final. An
-    // order confirmed just as the deadline passed stands.
+    // order confirmed just as the deadline passed is kept.
     let confirmed = state.lock().await.confirmed.clone();
     if let Some(order) = confirmed {
         return Ok(order);
@@ -277,7 +277,7 @@ fn reserve(
     Task::new("reserve", move |ctx: Context| async move {
         let priced = ctx.dependency(&validate)?;
         with_connection_and_progress(&shared, &ctx, &state, move |connection, progress| {
-            // The lock is held over the transaction, so the compensation either sees the
+            // The lock is held over the transaction, so the compensation either finds the
             // reservation or prevents it from being taken.
             if progress.closed {
                 return Err(CheckoutError::Cancelled);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-/// Why a checkout did not place an order. The message is what the client reads.
+/// The reasons a checkout did not place an order. The message is what the client reads.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CheckoutError {
     /// The body is not JSON.
@@ -43,7 +43,7 @@ pub enum CheckoutError {
         /// When a retry may succeed.
         retry_after: Duration,
     },
-    /// The payment failed or did not answer in time.
+    /// The payment failed or did not respond in time.
     #[error("payment failed: {0}")]
     PaymentFailed(String),
     /// The checkout scope's deadline passed.
@@ -67,7 +67,7 @@ pub enum CheckoutError {
 }
 
 impl CheckoutError {
-    /// The HTTP status the error is answered with.
+    /// Returns the HTTP status of the response to this error.
     pub fn status(&self) -> StatusCode {
         match self {
             CheckoutError::MalformedJson(_) => StatusCode::BAD_REQUEST,
@@ -90,7 +90,7 @@ impl CheckoutError {
         }
     }
 
-    /// A stable code for the error, for clients that branch on it.
+    /// Returns a stable code for the error, for clients that branch on it.
     pub fn code(&self) -> &'static str {
         match self {
             CheckoutError::MalformedJson(_) => "malformed_json",

@@ -81,13 +81,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A new order id, unique across runs on the same database.
+    /// Returns a new order id, unique across runs on the same database.
     pub fn next_order_id(&self) -> String {
         let sequence = self.next_order.fetch_add(1, Ordering::Relaxed);
         format!("ord-{:x}-{sequence}", self.run_id)
     }
 
-    /// How long until the breaker lets a trial call through, at least 50 ms.
+    /// Returns how long until the breaker lets a trial call through, at least 50 ms.
     pub fn retry_after(&self) -> Duration {
         self.breaker
             .retry_after()
@@ -253,27 +253,27 @@ impl App {
         })
     }
 
-    /// The address of the checkout service.
+    /// Returns the address of the checkout service.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The base URL of the checkout service.
+    /// Returns the base URL of the checkout service.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// The base URL of the payment backend.
+    /// Returns the base URL of the payment backend.
     pub fn backend_url(&self) -> String {
         self.backend.url()
     }
 
-    /// The database file.
+    /// Returns the path of the database file.
     pub fn db_path(&self) -> &std::path::Path {
         &self.db_path
     }
 
-    /// The state the handlers share.
+    /// Returns the state the handlers share.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -355,7 +355,7 @@ const PAYMENT_COOL_DOWN: Duration = Duration::from_secs(2);
 
 /// Records the decisions of the payment client's supervised scope. When the scope gives up
 /// (the client crashed faster than its policy allows), the service logs it and starts a new
-/// scope after a cool-down, as a parent supervisor would; meanwhile checkouts answer 503
+/// scope after a cool-down, as a parent supervisor would; meanwhile checkouts get 503
 /// before any database work. `App::shutdown` stops it after the manager's shutdown.
 fn watch_payments(
     shared: Arc<Shared>,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// How the payment backend answers charges.
+/// The payment backend's behaviour for charges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -26,11 +26,11 @@ pub enum Mode {
     Ok,
     /// Charges fail with 503.
     Fail,
-    /// Charges never get an answer.
+    /// Charges never get a response.
     Hang,
     /// Charges succeed after the configured latency.
     Slow,
-    /// Charges get a malformed answer, which makes the payment client crash.
+    /// Charges get a malformed response, which makes the payment client crash.
     Crash,
 }
 
@@ -124,7 +124,7 @@ impl Backend {
         Ok(Backend { addr, server })
     }
 
-    /// The base URL of the backend.
+    /// Returns the base URL of the backend.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -241,7 +241,7 @@ async fn switch_mode(
     Json(switch).into_response()
 }
 
-/// Why a payment call failed.
+/// The reasons a payment call fails.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PaymentError {
     /// The backend declined the card; a business outcome, not a fault of the backend.
@@ -250,18 +250,18 @@ pub enum PaymentError {
     /// The backend rejected the charge because the order was already refunded.
     #[error("charge rejected: {0}")]
     Rejected(String),
-    /// The backend answered with an error status.
-    #[error("payment backend answered {status}: {message}")]
+    /// The backend responded with an error status.
+    #[error("payment backend responded with status {status}: {message}")]
     Backend {
         /// HTTP status.
         status: u16,
         /// The backend's message.
         message: String,
     },
-    /// The request did not reach the backend or its answer did not come back.
+    /// The request did not reach the backend or its response did not come back.
     #[error("payment backend unreachable: {0}")]
     Transport(String),
-    /// The backend's answer broke the protocol; the client crashes on it.
+    /// The backend's response broke the protocol, and the client crashes on it.
     #[error("payment backend broke the protocol: {0}")]
     Protocol(String),
     /// No payment client is running (it is being restarted).
@@ -270,7 +270,7 @@ pub enum PaymentError {
 }
 
 impl PaymentError {
-    /// Returns whether the error says something about the backend's health, and so counts
+    /// Returns whether the error reflects the backend's health, and so counts
     /// against the circuit breaker. A declined card does not, and neither does a payment
     /// client that is being restarted: the breaker protects the backend, not the client.
     pub fn is_fault(&self) -> bool {
@@ -361,7 +361,7 @@ async fn post_charge(
     let body: serde_json::Value = response
         .json()
         .await
-        .map_err(|error| PaymentError::Protocol(format!("unreadable answer: {error}")))?;
+        .map_err(|error| PaymentError::Protocol(format!("unreadable response: {error}")))?;
     let text = || {
         body.get("error")
             .and_then(serde_json::Value::as_str)
@@ -373,7 +373,7 @@ async fn post_charge(
             .get("charge_id")
             .and_then(serde_json::Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| PaymentError::Protocol(format!("answer without a charge_id: {body}"))),
+            .ok_or_else(|| PaymentError::Protocol(format!("response without a charge_id: {body}"))),
         402 => Err(PaymentError::Declined(text())),
         409 => Err(PaymentError::Rejected(text())),
         status => Err(PaymentError::Backend {
@@ -383,8 +383,8 @@ async fn post_charge(
     }
 }
 
-/// The payment client: charges go through its actor, which a supervised scope restarts when
-/// it crashes; refunds go straight to the backend, so compensation never waits for a restart.
+/// The payment client. Charges go through its actor, which a supervised scope restarts when it
+/// crashes. Refunds go straight to the backend, so compensation never waits for a restart.
 #[derive(Clone)]
 pub struct PaymentClient {
     /// The running actor, replaced at every restart.
@@ -394,7 +394,7 @@ pub struct PaymentClient {
 }
 
 impl PaymentClient {
-    /// A client of the backend at `base`, whose HTTP requests time out after `timeout`.
+    /// Creates a client of the backend at `base`, whose HTTP requests time out after `timeout`.
     pub fn new(base: String, timeout: Duration) -> Result<PaymentClient, BoxError> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(PaymentClient {
@@ -404,8 +404,8 @@ impl PaymentClient {
         })
     }
 
-    /// The child specification that starts (and restarts) the client's actor under a
-    /// supervised scope.
+    /// Returns the child specification that starts (and restarts) the client's actor under
+    /// a supervised scope.
     pub fn child_spec(&self) -> ChildSpec {
         let client = self.clone();
         ChildSpec::actor("payment-client", move |supervisor: ActorCell| {

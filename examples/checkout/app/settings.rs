@@ -47,11 +47,11 @@ pub struct Settings {
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
     pub breaker_reset: Duration,
 
-    /// How the payment backend starts: ok, fail, hang, slow or crash.
+    /// Initial mode of the payment backend: ok, fail, hang, slow or crash.
     #[arg(long, value_enum, default_value_t = Mode::Ok)]
     pub payment_mode: Mode,
 
-    /// How long the payment backend takes to respond in `slow` mode.
+    /// Latency of the payment backend in `slow` mode.
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub payment_latency: Duration,
 
@@ -61,7 +61,7 @@ pub struct Settings {
     pub db_busy_timeout: Duration,
 
     /// How long a failed checkout may take to give its stock back and refund its payment,
-    /// retrying while the database is busy; past it the failure is logged and counted.
+    /// retrying while the database is busy. Past it the failure is logged and counted.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub release_timeout: Duration,
 
@@ -73,7 +73,7 @@ pub struct Settings {
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub acquire_timeout: Duration,
 
-    /// Largest request body accepted, in bytes; larger ones are answered with 413.
+    /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, default_value_t = 16 * 1024)]
     pub max_body: usize,
 
