@@ -26,9 +26,22 @@ async fn bounded<F: Future<Output = ()>>(body: F) {
         .expect("the test finished within 60 s");
 }
 
+/// Starts the service with `flags`. The tests run in parallel on a loaded machine, so each
+/// bound a test does not set itself is generous: load must not turn a 200 into a 502 or 504.
 async fn start(flags: &[&str]) -> App {
+    const GENEROUS: [(&str, &str); 4] = [
+        ("--breaker-call-timeout", "5s"),
+        ("--charge-timeout", "10s"),
+        ("--deadline", "20s"),
+        ("--acquire-timeout", "10s"),
+    ];
     let mut arguments = vec!["checkout"];
     arguments.extend_from_slice(flags);
+    for (flag, value) in GENEROUS {
+        if !flags.contains(&flag) {
+            arguments.extend([flag, value]);
+        }
+    }
     App::start(Settings::parse_from(arguments))
         .await
         .expect("the service starts")
@@ -409,23 +422,23 @@ async fn scarce_stock_is_never_oversold() {
         for _ in 0..60 {
             let url = format!("{}/checkout", app.url());
             requests.spawn(async move {
-                reqwest::Client::new()
+                let response = reqwest::Client::new()
                     .post(url)
                     .body(cart(&[(12, 1)]).to_string())
                     .send()
                     .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
+                    .unwrap();
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap())
             });
         }
         let mut placed = 0;
         let mut sold_out = 0;
-        while let Some(status) = requests.join_next().await {
-            match status.unwrap() {
-                200 => placed += 1,
-                409 => sold_out += 1,
-                other => panic!("unexpected status {other}"),
+        while let Some(answer) = requests.join_next().await {
+            match answer.unwrap() {
+                (200, _) => placed += 1,
+                (409, _) => sold_out += 1,
+                (other, body) => panic!("unexpected status {other}: {body}"),
             }
         }
         assert_eq!(placed, 40);

@@ -484,12 +484,20 @@ impl PaymentClient {
         Err(last.expect("at least one attempt ran"))
     }
 
-    /// Returns whether the client's actor is running now.
+    /// Returns whether the client's actor takes charges now.
+    ///
+    /// A freshly spawned actor counts: ractor reports it as `Starting` until its message loop
+    /// first runs, which may be after `spawn` returns, and it queues the charges sent meanwhile.
     pub fn is_running(&self) -> bool {
         self.actor
             .read()
             .expect("payment client lock poisoned")
             .as_ref()
-            .is_some_and(|actor| actor.get_status() == ractor::ActorStatus::Running)
+            .is_some_and(|actor| {
+                matches!(
+                    actor.get_status(),
+                    ractor::ActorStatus::Starting | ractor::ActorStatus::Running
+                )
+            })
     }
 }
