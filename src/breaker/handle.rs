@@ -82,6 +82,16 @@ enum Outcome<T, E> {
     Cancelled(CancelCause),
 }
 
+impl<T, E> Outcome<T, E> {
+    /// The outcome of an operation run under [`CatchUnwind`].
+    fn caught(result: Result<Result<T, E>, String>) -> Self {
+        match result {
+            Ok(result) => Outcome::Done(result),
+            Err(message) => Outcome::Panicked(message),
+        }
+    }
+}
+
 impl CircuitBreaker {
     /// Starts building a breaker.
     pub fn builder() -> BreakerBuilder {
@@ -171,7 +181,19 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,
     {
-        self.run(None, operation).await
+        // A path of its own, without the race against a context: the closed-state overhead
+        // per call is a benchmark target, and the unused select arms made the future larger.
+        let mut guard = self.admit(None)?;
+        let operation = std::pin::pin!(operation());
+        let operation = CatchUnwind::new(operation);
+        let outcome = match guard.core.config.call_timeout {
+            None => Outcome::caught(operation.await),
+            Some(timeout) => match tokio::time::timeout(timeout, operation).await {
+                Ok(result) => Outcome::caught(result),
+                Err(_) => Outcome::TimedOut,
+            },
+        };
+        Self::settle(&mut guard, outcome)
     }
 
     /// Runs `operation` through the breaker for a task: when the task is cancelled (its scope
@@ -196,19 +218,25 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,
     {
-        self.run(Some(ctx), operation).await
+        let mut guard = self.admit(Some(ctx))?;
+        let operation = std::pin::pin!(operation());
+        let operation = CatchUnwind::new(operation);
+        let timeout = guard.core.config.call_timeout;
+        let outcome = tokio::select! {
+            biased;
+            result = operation => Outcome::caught(result),
+            () = crate::util::sleep_opt(timeout) => Outcome::TimedOut,
+            () = ctx.cancelled() => Outcome::Cancelled(
+                ctx.cancel_cause().unwrap_or(CancelCause::NotSpawned),
+            ),
+        };
+        Self::settle(&mut guard, outcome)
     }
 
-    async fn run<F, Fut, T, E>(
-        &self,
-        ctx: Option<&Context>,
-        operation: F,
-    ) -> Result<T, BreakerError<E>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: std::error::Error + 'static,
-    {
+    /// Counts the call and admits it, or says why not: the caller's task is already
+    /// cancelled, or the breaker rejects calls.
+    #[inline(always)]
+    fn admit<E>(&self, ctx: Option<&Context>) -> Result<PermitGuard<'_>, BreakerError<E>> {
         let core = &*self.inner.core;
         Counters::add(&core.counters.calls);
         if let Some(cause) = ctx.and_then(Context::cancel_cause) {
@@ -218,23 +246,30 @@ impl CircuitBreaker {
                 cause,
             });
         }
-        let permit = match core.admit() {
-            Ok(permit) => permit,
+        match core.admit() {
+            Ok(permit) => Ok(PermitGuard {
+                core,
+                permit: Some(permit),
+            }),
             Err(state) => {
                 Counters::add(&core.counters.rejections);
-                return Err(BreakerError::Open {
+                Err(BreakerError::Open {
                     breaker: core.config.name.clone(),
                     state,
-                });
+                })
             }
-        };
-        let mut guard = PermitGuard {
-            core,
-            permit: Some(permit),
-        };
+        }
+    }
 
-        let outcome = Self::race(core, ctx, operation()).await;
-
+    /// Records the outcome of an admitted call; the operation has been dropped by now.
+    fn settle<T, E>(
+        guard: &mut PermitGuard<'_>,
+        outcome: Outcome<T, E>,
+    ) -> Result<T, BreakerError<E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let core = guard.core;
         let permit = guard.take();
         let name = || core.config.name.clone();
         match outcome {
@@ -276,37 +311,6 @@ impl CircuitBreaker {
                     breaker: name(),
                     cause,
                 })
-            }
-        }
-    }
-
-    /// Runs the operation against the call timeout and the caller's cancellation. The
-    /// operation is dropped before this returns.
-    async fn race<Fut, T, E>(core: &Core, ctx: Option<&Context>, operation: Fut) -> Outcome<T, E>
-    where
-        Fut: Future<Output = Result<T, E>>,
-    {
-        tokio::pin!(operation);
-        let operation = CatchUnwind::new(operation.as_mut());
-        let finished = |result: Result<Result<T, E>, String>| match result {
-            Ok(result) => Outcome::Done(result),
-            Err(message) => Outcome::Panicked(message),
-        };
-        match (core.config.call_timeout, ctx) {
-            (None, None) => finished(operation.await),
-            (Some(timeout), None) => match tokio::time::timeout(timeout, operation).await {
-                Ok(result) => finished(result),
-                Err(_) => Outcome::TimedOut,
-            },
-            (timeout, Some(ctx)) => {
-                tokio::select! {
-                    biased;
-                    result = operation => finished(result),
-                    () = crate::util::sleep_opt(timeout) => Outcome::TimedOut,
-                    () = ctx.cancelled() => Outcome::Cancelled(
-                        ctx.cancel_cause().unwrap_or(CancelCause::NotSpawned),
-                    ),
-                }
             }
         }
     }
