@@ -83,7 +83,7 @@ enum Outcome<T, E> {
 }
 
 impl<T, E> Outcome<T, E> {
-    /// The outcome of an operation run under [`CatchUnwind`].
+    /// Converts the result of an operation run under [`CatchUnwind`] into an outcome.
     fn caught(result: Result<Result<T, E>, String>) -> Self {
         match result {
             Ok(result) => Outcome::Done(result),
@@ -181,8 +181,8 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,
     {
-        // A path of its own, without the race against a context: the closed-state overhead
-        // per call is a benchmark target, and the unused select arms made the future larger.
+        // No race against a context here: the unused select arms made this future larger,
+        // and the closed-state cost per call is a benchmark target (BENCHMARKS.md).
         let mut guard = self.admit(None)?;
         let operation = std::pin::pin!(operation());
         let operation = CatchUnwind::new(operation);
@@ -233,8 +233,8 @@ impl CircuitBreaker {
         Self::settle(&mut guard, outcome)
     }
 
-    /// Counts the call and admits it, or says why not: the caller's task is already
-    /// cancelled, or the breaker rejects calls.
+    /// Counts the call and admits it. Returns an error when the caller's task is already
+    /// cancelled or the breaker rejects calls.
     #[inline(always)]
     fn admit<E>(&self, ctx: Option<&Context>) -> Result<PermitGuard<'_>, BreakerError<E>> {
         let core = &*self.inner.core;
