@@ -11,14 +11,27 @@
 //!
 //! Only the time from the signal to the last termination is measured; starting the siblings is
 //! not. Run with `cargo bench --bench fail_fast`.
+//!
+//! To count the instructions of the measured part, run one variant once under callgrind. The
+//! two marker functions split its output into the start-up, the measured part and the rest:
+//!
+//! ```sh
+//! cargo bench --bench fail_fast --no-run
+//! B=$(ls -t target/release/deps/fail_fast-* | grep -v '\.d$' | head -1)
+//! valgrind --tool=callgrind --compress-strings=no --compress-pos=no \
+//!     --dump-before='*measured_part_starts*' --dump-before='*measured_part_ends*' \
+//!     "$B" cost ractor_scope 10000     # or tokio_token, bare_ractor
+//! grep summary callgrind.out.*.2       # the measured part
+//! ```
 
+use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::Parked;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_scope::{BoxError, Context, Manager, ManagerConfig, Task};
 use tokio::sync::{oneshot, Notify};
@@ -49,10 +62,12 @@ async fn scope(manager: &Manager, siblings: usize) -> Duration {
         .expect("failing task spawns");
     parked.wait_all().await;
 
+    measured_part_starts();
     let start = Instant::now();
     trigger.notify_one();
     let result = scope.wait().await;
     let elapsed = start.elapsed();
+    measured_part_ends();
     assert!(result.is_err(), "the scope reports the failure");
     elapsed
 }
@@ -80,6 +95,7 @@ async fn tokio_token(siblings: usize) -> Duration {
     });
     parked.wait_all().await;
 
+    measured_part_starts();
     let start = Instant::now();
     trigger.notify_one();
     let mut failed = false;
@@ -90,6 +106,7 @@ async fn tokio_token(siblings: usize) -> Duration {
         }
     }
     let elapsed = start.elapsed();
+    measured_part_ends();
     assert!(failed, "the failing task was joined");
     elapsed
 }
@@ -211,14 +228,29 @@ async fn bare_ractor(siblings: usize) -> Duration {
         .expect("the parent has children");
     parked.wait_all().await;
 
+    measured_part_starts();
     let start = Instant::now();
     failing
         .send_message(())
         .expect("the failing child takes the message");
     all_terminated.await.expect("every child terminates");
     let elapsed = start.elapsed();
+    measured_part_ends();
     handle.await.expect("parent stops");
     elapsed
+}
+
+/// Marks where the measured part starts, for `--dump-before` in callgrind.
+#[inline(never)]
+fn measured_part_starts() {
+    black_box("the measured part starts");
+}
+
+/// Marks where the measured part ends; its body differs from the start marker's, so that the
+/// linker does not merge the two functions.
+#[inline(never)]
+fn measured_part_ends() {
+    black_box(0x5eed_u32);
 }
 
 fn fail_fast(c: &mut Criterion) {
@@ -287,5 +319,44 @@ fn fail_fast(c: &mut Criterion) {
         .expect("manager shuts down");
 }
 
+/// Runs one variant once (`cost <variant> <siblings>`), for callgrind.
+fn cost(variant: &str, siblings: usize) {
+    if !["ractor_scope", "tokio_token", "bare_ractor"].contains(&variant) {
+        eprintln!("unknown variant '{variant}': use ractor_scope, tokio_token or bare_ractor");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime builds");
+    let elapsed = runtime.block_on(async {
+        let manager = Manager::start(ManagerConfig::new("cost"))
+            .await
+            .expect("manager starts");
+        let elapsed = match variant {
+            "ractor_scope" => scope(&manager, siblings).await,
+            "tokio_token" => tokio_token(siblings).await,
+            _ => bare_ractor(siblings).await,
+        };
+        manager.shutdown().await.expect("manager shuts down");
+        elapsed
+    });
+    println!("{variant}, {siblings} siblings: {elapsed:?}");
+}
+
 criterion_group!(benches, fail_fast);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, variant, siblings] = args.as_slice() {
+        if mode == "cost" {
+            match siblings.parse() {
+                Ok(siblings) => cost(variant, siblings),
+                Err(_) => eprintln!("siblings must be a number, not '{siblings}'"),
+            }
+            return;
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
