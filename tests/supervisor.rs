@@ -568,3 +568,81 @@ async fn tree_shows_supervisor_and_children() {
     manager.shutdown().await.unwrap();
     assert!(manager.live_actors().is_empty());
 }
+
+/// An actor child that does nothing.
+struct Idle;
+
+impl Actor for Idle {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_returns_with_children_started() {
+    // Its start function waits before it spawns the actor, as a slow connection would.
+    let slow = ChildSpec::actor("slow", |parent: ractor::ActorCell| async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
+        Ok::<_, BoxError>(actor.get_cell())
+    });
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("ready"),
+        vec![slow, child("task", &log, 0, 0)],
+    )
+    .await
+    .unwrap();
+
+    let children = supervisor.children();
+    let names: Vec<&str> = children.iter().map(|(name, _)| name.as_ref()).collect();
+    assert_eq!(names, ["slow", "task"]);
+    for (name, cell) in &children {
+        let cell = cell
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} has no actor"));
+        assert!(
+            cell.get_status() <= ractor::ActorStatus::Running,
+            "{name} is {:?}",
+            cell.get_status()
+        );
+    }
+    supervisor.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_subscription_sees_early_decisions() {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("early").policy(policy(
+            Strategy::OneForOne,
+            5,
+            Duration::from_secs(5),
+        )),
+        vec![child("crashes", &log, 1, 0)],
+    )
+    .await
+    .unwrap();
+    // The child failed at once and was restarted before anyone subscribed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(log.with_prefix("start:crashes").len(), 2);
+
+    let mut first = supervisor.events();
+    let mut later = supervisor.events();
+    let restarted = first
+        .try_recv()
+        .expect("the first subscription keeps the restart");
+    assert!(
+        matches!(restarted, SupervisorEvent::Restarting { ref child, .. } if child.as_ref() == "crashes"),
+        "{restarted:?}"
+    );
+    assert!(
+        later.try_recv().is_none(),
+        "a later subscription starts empty"
+    );
+    supervisor.shutdown().await.unwrap();
+}

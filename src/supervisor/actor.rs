@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,9 @@ pub(crate) struct Shared {
     pub(crate) children: Mutex<Vec<(Name, Option<ActorCell>)>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), SupervisorError>>>,
     pub(crate) events: broadcast::Sender<SupervisorEvent>,
+    /// A subscription made with the channel, for the handle's first `events` call: starting
+    /// returns after the children's first starts, and their first decisions must not be lost.
+    pub(crate) first_events: Mutex<Option<broadcast::Receiver<SupervisorEvent>>>,
     pub(crate) hub: Option<Arc<Hub>>,
 }
 
@@ -50,6 +53,9 @@ pub(crate) struct Args {
     pub(crate) shared: Arc<Shared>,
     /// A user's actor to unlink from before a clean stop.
     pub(crate) user_parent: Option<ActorCell>,
+    /// Told once every child's first start was attempted, so that starting a supervised scope
+    /// returns with its children started, as in OTP.
+    pub(crate) started: Option<oneshot::Sender<()>>,
 }
 
 struct Child {
@@ -73,6 +79,7 @@ pub(crate) struct State {
     /// Children this supervisor is stopping; their exits are not failures.
     stopping: HashSet<ActorId>,
     registration: Registration,
+    started: Option<oneshot::Sender<()>>,
 }
 
 impl State {
@@ -338,6 +345,7 @@ impl Actor for SupervisorActor {
             children,
             stopping: HashSet::new(),
             registration,
+            started: args.started,
         })
     }
 
@@ -348,6 +356,9 @@ impl Actor for SupervisorActor {
     ) -> Result<(), ActorProcessingErr> {
         let all: Vec<usize> = (0..state.children.len()).collect();
         state.start(&myself, &all).await;
+        if let Some(started) = state.started.take() {
+            let _ = started.send(());
+        }
         Ok(())
     }
 
@@ -434,20 +445,27 @@ pub(crate) async fn spawn_nested(
     specs: Vec<ChildSpec>,
     parent: Parent,
 ) -> Result<ActorCell, crate::BoxError> {
+    // A nested scope has no handle to subscribe through, so it keeps no first subscription.
     let shared = new_shared(
         &options,
         parent.hub.clone(),
         Some(parent.id),
         Some(parent.root),
+        false,
     );
     let parent = parent.cell;
+    let (started, children_started) = oneshot::channel();
     let args = Args {
         options,
         specs,
         shared,
         user_parent: None,
+        started: Some(started),
     };
     let (actor, _) = Actor::spawn_linked(None, SupervisorActor, args, parent).await?;
+    // An error means the actor stopped before its children started; its exit reaches the
+    // parent as a supervision event.
+    let _ = children_started.await;
     Ok(actor.get_cell())
 }
 
@@ -456,8 +474,9 @@ pub(crate) fn new_shared(
     hub: Option<Arc<Hub>>,
     parent_id: Option<u64>,
     root: Option<u64>,
+    keep_first_events: bool,
 ) -> Arc<Shared> {
-    let (events, _) = broadcast::channel(256);
+    let (events, first_events) = broadcast::channel(EVENT_BUFFER);
     let id = crate::names::next_id();
     Arc::new(Shared {
         name: options.name.clone(),
@@ -467,9 +486,13 @@ pub(crate) fn new_shared(
         children: Mutex::new(Vec::new()),
         outcome: watch::Sender::new(None),
         events,
+        first_events: Mutex::new(keep_first_events.then_some(first_events)),
         hub,
     })
 }
+
+/// How many decisions a subscriber may fall behind before it misses some.
+pub(crate) const EVENT_BUFFER: usize = 256;
 
 /// How long a caller waits for a supervisor to stop its children before giving up waiting.
 pub(crate) const STOP_WAIT: Duration = Duration::from_secs(60);

@@ -38,7 +38,9 @@ impl Drop for Supervisor {
 }
 
 impl Supervisor {
-    /// Starts a supervised scope on its own.
+    /// Starts a supervised scope on its own. Returns once each child's first start has been
+    /// attempted, in specification order: a child whose start succeeded is running. A child
+    /// whose start failed is restarted by the policy afterwards.
     ///
     /// # Errors
     ///
@@ -93,13 +95,15 @@ impl Supervisor {
             child.shutdown.validate()?;
         }
         let root = hub.as_ref().map(|hub| hub.root_id);
-        let shared = new_shared(&options, hub, parent_id, root);
+        let shared = new_shared(&options, hub, parent_id, root, true);
         let name = options.name.clone();
+        let (started, children_started) = tokio::sync::oneshot::channel();
         let args = Args {
             options,
             specs: children,
             shared: Arc::clone(&shared),
             user_parent: parent.clone().filter(|_| parent_is_user),
+            started: Some(started),
         };
         let spawned = match parent {
             Some(parent) => Actor::spawn_linked(None, SupervisorActor, args, parent).await,
@@ -109,6 +113,8 @@ impl Supervisor {
             supervisor: name,
             reason: error.to_string(),
         })?;
+        // An error means the actor stopped before its children started; `wait` reports why.
+        let _ = children_started.await;
         Ok(Supervisor {
             shared,
             actor,
@@ -133,9 +139,16 @@ impl Supervisor {
 
     /// Subscribes to the scope's decisions: restarts, children left stopped, kills past a
     /// graceful timeout, giving up, auto-shutdown.
+    ///
+    /// The first call also receives the decisions made since the scope started, such as the
+    /// restart of a child that crashed at once. It keeps up to 256 of them and counts older
+    /// ones as missed. Later calls receive the decisions made after the call.
     pub fn events(&self) -> SupervisorEvents {
+        let receiver = lock(&self.shared.first_events)
+            .take()
+            .unwrap_or_else(|| self.shared.events.subscribe());
         SupervisorEvents {
-            receiver: self.shared.events.subscribe(),
+            receiver,
             missed: 0,
         }
     }
