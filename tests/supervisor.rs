@@ -646,3 +646,27 @@ async fn first_subscription_sees_early_decisions() {
     );
     supervisor.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropped_start_stops_the_scope() {
+    let started = Arc::new(std::sync::Mutex::new(None));
+    let slot = Arc::clone(&started);
+    let slow = ChildSpec::actor("slow", move |parent: ractor::ActorCell| {
+        let slot = Arc::clone(&slot);
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
+            *slot.lock().unwrap() = Some(actor.get_cell());
+            Ok::<_, BoxError>(actor.get_cell())
+        }
+    });
+    let start = Supervisor::start(SupervisorOptions::new("abandoned"), vec![slow]);
+    assert!(tokio::time::timeout(Duration::from_millis(100), start)
+        .await
+        .is_err());
+
+    // The start finishes, then the scope stops what it started.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let child = started.lock().unwrap().clone().expect("the child started");
+    assert_eq!(child.get_status(), ractor::ActorStatus::Stopped);
+}

@@ -50,8 +50,9 @@ impl Supervisor {
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped after the actor started, the scope keeps running until its
-    /// children end; prefer awaiting it.
+    /// If the future is dropped while the children start, the scope is stopped once their
+    /// first starts are done, as dropping the handle would. Dropped earlier, while the scope's
+    /// own actor starts, the scope keeps running until its children end; prefer awaiting it.
     pub async fn start(
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
@@ -113,13 +114,15 @@ impl Supervisor {
             supervisor: name,
             reason: error.to_string(),
         })?;
-        // An error means the actor stopped before its children started; `wait` reports why.
-        let _ = children_started.await;
-        Ok(Supervisor {
+        // Made before the wait, so that dropping this future stops the scope.
+        let supervisor = Supervisor {
             shared,
             actor,
             armed: true,
-        })
+        };
+        // An error means the actor stopped before its children started; `wait` reports why.
+        let _ = children_started.await;
+        Ok(supervisor)
     }
 
     /// Name of the supervised scope.
