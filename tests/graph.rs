@@ -495,6 +495,32 @@ async fn limit_one_starts_by_priority_then_order() {
     manager.shutdown().await.unwrap();
 }
 
+#[tokio::test(start_paused = true)]
+async fn dependent_queues_behind_tasks_already_ready() {
+    let manager = manager().await;
+    let scope = manager
+        .scope_with(ScopeOptions::new("limited").limit(1))
+        .await
+        .unwrap();
+    let log = Log::default();
+    let logged = |name: &'static str| {
+        let log = log.clone();
+        Task::new(name, move |_ctx: Context| async move {
+            log.push(name.to_string());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok::<_, BoxError>(())
+        })
+    };
+    let first = scope.spawn(logged("first")).unwrap();
+    // Added before "independent", but ready only when "first" ends, while "independent" has
+    // been ready from the start.
+    scope.spawn(logged("dependent").after(&first)).unwrap();
+    scope.spawn(logged("independent")).unwrap();
+    scope.wait().await.unwrap();
+    assert_eq!(log.entries(), ["first", "independent", "dependent"]);
+    manager.shutdown().await.unwrap();
+}
+
 /// A failing task claims the scope's error before its own state is final (it releases its
 /// resources in between), so a dependent skipped in that window must still name the failure.
 #[tokio::test(start_paused = true)]

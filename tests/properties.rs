@@ -25,7 +25,6 @@ use std::time::Duration;
 use common::{counting_pool, fail, quiet_injected_panics, Log, INJECTED_PANIC};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 use ractor::{ActorCell, ActorStatus};
 use ractor_scope::{
     live_actors, ActorKind, BoxError, CancelCause, CircuitBreaker, Context, FailurePolicy, Manager,
@@ -926,23 +925,8 @@ fn check_case(case: Case) {
     check_stats(&case, &expected, &run);
 }
 
-/// The default configuration (256 cases, or `PROPTEST_CASES`) with a fixed seed unless
-/// `PROPTEST_RNG_SEED` is set, and failing seeds kept next to this file.
-fn config() -> Config {
-    let mut config = Config {
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
-        ))),
-        ..Config::default()
-    };
-    if config.rng_seed == RngSeed::Random {
-        config.rng_seed = RngSeed::Fixed(SEED);
-    }
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(SEED))]
 
     #[test]
     fn random_graphs_keep_every_guarantee(case in case(FailurePolicy::CancelScope)) {

@@ -57,8 +57,8 @@ impl ScopeOptions {
     }
 
     /// Runs at most `limit` of the scope's tasks at once. Ready tasks wait for a free slot in
-    /// priority order (higher first), first come first served among equals; tasks waiting for
-    /// dependencies hold no slot.
+    /// priority order (higher first), first come first served among equals: in the order they
+    /// became ready. Tasks waiting for dependencies hold no slot and no place in that order.
     ///
     /// Default: no limit. Zero is rejected.
     pub fn limit(mut self, limit: usize) -> Self {

@@ -17,6 +17,7 @@ use crate::{TaskId, TaskState};
 pub(crate) struct Scheduler {
     limit: Option<usize>,
     next_seq: u64,
+    next_arrival: u64,
     ready: ReadyQueue,
     waiting: HashMap<TaskId, Waiting, IdHash>,
     /// For each unfinished task that others wait for, the tasks waiting for it.
@@ -85,7 +86,10 @@ impl ReadyQueue {
 /// A task whose dependencies completed, waiting for a slot.
 struct Ready {
     priority: i32,
+    /// When it was added to the scope; `take_unstarted` keeps this order.
     seq: u64,
+    /// When it became ready; the queue serves equal priorities in this order.
+    arrival: u64,
     launch: TaskLaunch,
 }
 
@@ -104,11 +108,11 @@ impl PartialOrd for Ready {
 }
 
 impl Ord for Ready {
-    /// Higher priority first; among equals, the one added first.
+    /// Higher priority first; among equals, the one that became ready first.
     fn cmp(&self, other: &Self) -> Ordering {
         self.priority
             .cmp(&other.priority)
-            .then_with(|| other.seq.cmp(&self.seq))
+            .then_with(|| other.arrival.cmp(&self.arrival))
     }
 }
 
@@ -130,6 +134,7 @@ impl Scheduler {
         Scheduler {
             limit,
             next_seq: 0,
+            next_arrival: 0,
             ready: match limit {
                 // Without a limit every ready task starts at once, so arrival order is enough.
                 None => ReadyQueue::Arrival(VecDeque::new()),
@@ -165,11 +170,7 @@ impl Scheduler {
             }
         }
         if missing == 0 {
-            self.ready.push(Ready {
-                priority: launch.priority,
-                seq,
-                launch,
-            });
+            self.push_ready(seq, launch);
             return None;
         }
         for dependency in &launch.dependencies {
@@ -272,12 +273,20 @@ impl Scheduler {
                 .waiting
                 .remove(&waiter)
                 .expect("the waiting task was just found");
-            self.ready.push(Ready {
-                priority: waiting.launch.priority,
-                seq: waiting.seq,
-                launch: waiting.launch,
-            });
+            self.push_ready(waiting.seq, waiting.launch);
         }
+    }
+
+    /// Queues a task whose dependencies completed behind the tasks that became ready before it.
+    fn push_ready(&mut self, seq: u64, launch: TaskLaunch) {
+        let arrival = self.next_arrival;
+        self.next_arrival += 1;
+        self.ready.push(Ready {
+            priority: launch.priority,
+            seq,
+            arrival,
+            launch,
+        });
     }
 
     /// Removes every task that has not started, in the order they were added (so each comes

@@ -123,3 +123,20 @@ pub async fn counting_pool(name: &str, max_size: usize) -> ResourcePool<u64> {
     .await
     .unwrap()
 }
+
+/// The proptest configuration of the property tests: the default number of cases (or
+/// `PROPTEST_CASES`), `seed` unless `PROPTEST_RNG_SEED` is set, and failing seeds kept in a
+/// `.proptest-regressions` file next to the test's source.
+pub fn proptest_config(seed: u64) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
+    let mut config = Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    };
+    if config.rng_seed == RngSeed::Random {
+        config.rng_seed = RngSeed::Fixed(seed);
+    }
+    config
+}
