@@ -670,3 +670,40 @@ async fn dropped_start_stops_the_scope() {
     let child = started.lock().unwrap().clone().expect("the child started");
     assert_eq!(child.get_status(), ractor::ActorStatus::Stopped);
 }
+
+#[tokio::test(start_paused = true)]
+async fn task_cancelled_while_its_supervisor_starts() {
+    let manager = Manager::start(ManagerConfig::new("cut")).await.unwrap();
+    let started = Arc::new(std::sync::Mutex::new(None));
+    let slot = Arc::clone(&started);
+    let scope = manager.scope("host").await.unwrap();
+    scope
+        .spawn(ractor_scope::Task::new(
+            "host",
+            move |ctx: ractor_scope::Context| async move {
+                let slow = ChildSpec::actor("slow", move |parent: ractor::ActorCell| {
+                    let slot = Arc::clone(&slot);
+                    async move {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
+                        *slot.lock().unwrap() = Some(actor.get_cell());
+                        Ok::<_, BoxError>(actor.get_cell())
+                    }
+                });
+                let _supervisor = ctx
+                    .supervise(SupervisorOptions::new("inner"), vec![slow])
+                    .await?;
+                std::future::pending::<()>().await;
+                Ok::<(), BoxError>(())
+            },
+        ))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    scope.cancel();
+
+    // The task's end waited for the supervised scope, which stopped its child once started.
+    scope.wait().await.unwrap_err();
+    let child = started.lock().unwrap().clone().expect("the child started");
+    assert_eq!(child.get_status(), ractor::ActorStatus::Stopped);
+    manager.shutdown().await.unwrap();
+}

@@ -111,11 +111,12 @@ impl Manager {
     ) -> Result<crate::Supervisor, crate::SupervisorError> {
         let (cell, hub) = self.supervisor_parent();
         let parent_id = Some(self.id().as_u64());
-        let supervisor =
+        let starting =
             crate::Supervisor::start_under(options, children, cell, false, Some(hub), parent_id)
                 .await?;
-        self.track_supervisor(supervisor.actor());
-        Ok(supervisor)
+        // Tracked before the children start, so that a shutdown meanwhile stops it first.
+        self.track_supervisor(starting.actor());
+        Ok(starting.children_started().await)
     }
 
     /// Runs `body` with a new scope named `name` whose deadline is `timeout` from now. When the

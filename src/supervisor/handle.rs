@@ -57,7 +57,8 @@ impl Supervisor {
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
     ) -> Result<Supervisor, SupervisorError> {
-        Supervisor::start_under(options, children, None, true, None, None).await
+        let starting = Supervisor::start_under(options, children, None, true, None, None).await?;
+        Ok(starting.children_started().await)
     }
 
     /// Starts a supervised scope linked under `parent`, a ractor actor of the user's. When the
@@ -76,11 +77,15 @@ impl Supervisor {
         children: Vec<ChildSpec>,
         parent: ActorCell,
     ) -> Result<Supervisor, SupervisorError> {
-        Supervisor::start_under(options, children, Some(parent), true, None, None).await
+        let starting =
+            Supervisor::start_under(options, children, Some(parent), true, None, None).await?;
+        Ok(starting.children_started().await)
     }
 
     /// Starts a supervised scope under `parent` (if any), in the tree of `hub` (if any), with
-    /// `parent_id` as its parent in the live-actor registry.
+    /// `parent_id` as its parent in the live-actor registry. Returns once its actor runs; the
+    /// caller records the actor where its owner stops it, then waits for the children with
+    /// [`Starting::children_started`].
     pub(crate) async fn start_under(
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
@@ -88,7 +93,7 @@ impl Supervisor {
         parent_is_user: bool,
         hub: Option<Arc<Hub>>,
         parent_id: Option<u64>,
-    ) -> Result<Supervisor, SupervisorError> {
+    ) -> Result<Starting, SupervisorError> {
         if !crate::util::in_runtime() {
             return Err(SupervisorError::NoRuntime);
         }
@@ -114,15 +119,14 @@ impl Supervisor {
             supervisor: name,
             reason: error.to_string(),
         })?;
-        // Made before the wait, so that dropping this future stops the scope.
-        let supervisor = Supervisor {
-            shared,
-            actor,
-            armed: true,
-        };
-        // An error means the actor stopped before its children started; `wait` reports why.
-        let _ = children_started.await;
-        Ok(supervisor)
+        Ok(Starting {
+            supervisor: Supervisor {
+                shared,
+                actor,
+                armed: true,
+            },
+            children_started,
+        })
     }
 
     /// Name of the supervised scope.
@@ -197,5 +201,26 @@ impl Supervisor {
                 reason: "its actor was killed".to_string(),
             }),
         }
+    }
+}
+
+/// A supervised scope whose actor runs and whose children may still be starting. Dropping it
+/// stops the scope, as dropping a [`Supervisor`] does.
+pub(crate) struct Starting {
+    supervisor: Supervisor,
+    children_started: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Starting {
+    /// Returns the scope's ractor actor.
+    pub(crate) fn actor(&self) -> ActorCell {
+        self.supervisor.actor()
+    }
+
+    /// Waits until each child's first start was attempted.
+    pub(crate) async fn children_started(self) -> Supervisor {
+        // An error means the actor stopped before its children started; `wait` reports why.
+        let _ = self.children_started.await;
+        self.supervisor
     }
 }

@@ -223,7 +223,7 @@ impl Context {
         children: Vec<crate::ChildSpec>,
     ) -> Result<crate::Supervisor, crate::SupervisorError> {
         let hub = Arc::clone(&self.inner.scope.shared().hub);
-        let supervisor = crate::Supervisor::start_under(
+        let starting = crate::Supervisor::start_under(
             options,
             children,
             Some(self.inner.actor.clone()),
@@ -232,8 +232,10 @@ impl Context {
             Some(self.inner.task_id.as_u64()),
         )
         .await?;
-        lock(&self.inner.supervisors).push(supervisor.actor());
-        Ok(supervisor)
+        // Recorded before the children start, so that the task's end stops and waits for it
+        // even when the task is cancelled during the start.
+        lock(&self.inner.supervisors).push(starting.actor());
+        Ok(starting.children_started().await)
     }
 
     /// Cancels and waits for the child scopes this task opened that are still open, and stops
