@@ -1,6 +1,8 @@
 //! The circuit breaker: thresholds, half-open trials, generations, timeouts, panics, the
 //! failure predicate, reset backoff, manual controls and events.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -628,4 +630,56 @@ async fn open_for_weeks_still_reopens() {
     tokio::time::advance(Duration::from_secs(25 * 24 * 3600)).await;
     assert_eq!(ok(&breaker).await.unwrap(), 1);
     assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panic_making_the_future_is_a_failure() {
+    common::quiet_injected_panics();
+    let breaker = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let failed = breaker
+        .call(|| {
+            if true {
+                panic!("{}", common::INJECTED_PANIC);
+            }
+            async { Ok::<(), CallError>(()) }
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failed, BreakerError::Panicked { ref message, .. } if message.contains(common::INJECTED_PANIC)),
+        "{failed:?}"
+    );
+    assert_eq!(breaker.state(), BreakerState::Open);
+
+    // A trial whose closure panics, from a task, reopens the breaker.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let manager = Manager::start(ManagerConfig::new("panics")).await.unwrap();
+    let scope = manager.scope("trial").await.unwrap();
+    let shared = breaker.clone();
+    let trial = scope
+        .spawn(Task::new("trial", move |ctx: Context| async move {
+            let outcome = shared
+                .call_with(&ctx, || {
+                    if true {
+                        panic!("{}", common::INJECTED_PANIC);
+                    }
+                    async { Ok::<(), CallError>(()) }
+                })
+                .await;
+            Ok::<_, BoxError>(matches!(outcome, Err(BreakerError::Panicked { .. })))
+        }))
+        .unwrap();
+    scope.wait().await.unwrap();
+    assert!(*trial.result().unwrap());
+    settle().await;
+    assert_eq!(breaker.state(), BreakerState::Open);
+    let stats = breaker.stats();
+    assert_eq!(stats.failures, 2);
+    assert_eq!(stats.cancellations, 0);
+    manager.shutdown().await.unwrap();
 }

@@ -184,14 +184,19 @@ impl CircuitBreaker {
         // No race against a context here: the unused select arms made this future larger,
         // and the closed-state cost per call is a benchmark target (BENCHMARKS.md).
         let mut guard = self.admit(None)?;
-        let operation = std::pin::pin!(operation());
-        let operation = CatchUnwind::new(operation);
-        let outcome = match guard.core.config.call_timeout {
-            None => Outcome::caught(operation.await),
-            Some(timeout) => match tokio::time::timeout(timeout, operation).await {
-                Ok(result) => Outcome::caught(result),
-                Err(_) => Outcome::TimedOut,
-            },
+        let outcome = match Self::make(operation) {
+            Ok(operation) => {
+                let operation = std::pin::pin!(operation);
+                let operation = CatchUnwind::new(operation);
+                match guard.core.config.call_timeout {
+                    None => Outcome::caught(operation.await),
+                    Some(timeout) => match tokio::time::timeout(timeout, operation).await {
+                        Ok(result) => Outcome::caught(result),
+                        Err(_) => Outcome::TimedOut,
+                    },
+                }
+            }
+            Err(panicked) => panicked,
         };
         Self::settle(&mut guard, outcome)
     }
@@ -219,18 +224,32 @@ impl CircuitBreaker {
         E: std::error::Error + 'static,
     {
         let mut guard = self.admit(Some(ctx))?;
-        let operation = std::pin::pin!(operation());
-        let operation = CatchUnwind::new(operation);
         let timeout = guard.core.config.call_timeout;
-        let outcome = tokio::select! {
-            biased;
-            result = operation => Outcome::caught(result),
-            () = crate::util::sleep_opt(timeout) => Outcome::TimedOut,
-            () = ctx.cancelled() => Outcome::Cancelled(
-                ctx.cancel_cause().unwrap_or(CancelCause::NotSpawned),
-            ),
+        let outcome = match Self::make(operation) {
+            Ok(operation) => {
+                let operation = std::pin::pin!(operation);
+                let operation = CatchUnwind::new(operation);
+                tokio::select! {
+                    biased;
+                    result = operation => Outcome::caught(result),
+                    () = crate::util::sleep_opt(timeout) => Outcome::TimedOut,
+                    () = ctx.cancelled() => Outcome::Cancelled(
+                        ctx.cancel_cause().unwrap_or(CancelCause::NotSpawned),
+                    ),
+                }
+            }
+            Err(panicked) => panicked,
         };
         Self::settle(&mut guard, outcome)
+    }
+
+    /// Calls `operation` to make its future. A panic there counts as a panic of the operation.
+    fn make<F, Fut, T, E>(operation: F) -> Result<Fut, Outcome<T, E>>
+    where
+        F: FnOnce() -> Fut,
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(operation))
+            .map_err(|panic| Outcome::Panicked(crate::util::panic_message(panic)))
     }
 
     /// Counts the call and admits it. Returns an error when the caller's task is already
