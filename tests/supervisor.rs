@@ -648,30 +648,6 @@ async fn first_subscription_sees_early_decisions() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dropped_start_stops_the_scope() {
-    let started = Arc::new(std::sync::Mutex::new(None));
-    let slot = Arc::clone(&started);
-    let slow = ChildSpec::actor("slow", move |parent: ractor::ActorCell| {
-        let slot = Arc::clone(&slot);
-        async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
-            *slot.lock().unwrap() = Some(actor.get_cell());
-            Ok::<_, BoxError>(actor.get_cell())
-        }
-    });
-    let start = Supervisor::start(SupervisorOptions::new("abandoned"), vec![slow]);
-    assert!(tokio::time::timeout(Duration::from_millis(100), start)
-        .await
-        .is_err());
-
-    // The start finishes, then the scope stops what it started.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let child = started.lock().unwrap().clone().expect("the child started");
-    assert_eq!(child.get_status(), ractor::ActorStatus::Stopped);
-}
-
-#[tokio::test(start_paused = true)]
 async fn task_cancelled_while_its_supervisor_starts() {
     let manager = Manager::start(ManagerConfig::new("cut")).await.unwrap();
     let started = Arc::new(std::sync::Mutex::new(None));
@@ -701,9 +677,199 @@ async fn task_cancelled_while_its_supervisor_starts() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     scope.cancel();
 
-    // The task's end waited for the supervised scope, which stopped its child once started.
+    // The task's end stopped the supervised scope, which abandoned the start, and waited for
+    // it: nothing of it is left, and the child never starts.
     scope.wait().await.unwrap_err();
-    let child = started.lock().unwrap().clone().expect("the child started");
-    assert_eq!(child.get_status(), ractor::ActorStatus::Stopped);
+    assert!(common::live_below(&manager).is_empty());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(started.lock().unwrap().is_none());
     manager.shutdown().await.unwrap();
+}
+
+/// Builds an actor child whose start function waits `delay` (forever when `None`), then
+/// spawns an idle actor and stores its cell in `slot`.
+fn slow_actor(
+    name: &'static str,
+    delay: Option<Duration>,
+    slot: &Arc<std::sync::Mutex<Option<ractor::ActorCell>>>,
+) -> ChildSpec {
+    let slot = Arc::clone(slot);
+    ChildSpec::actor(name, move |parent: ractor::ActorCell| {
+        let slot = Arc::clone(&slot);
+        async move {
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => std::future::pending().await,
+            }
+            let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
+            *slot.lock().unwrap() = Some(actor.get_cell());
+            Ok::<_, BoxError>(actor.get_cell())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_while_children_start_is_clean() {
+    let manager =
+        Manager::start(ManagerConfig::new("early-exit").shutdown_timeout(Duration::from_secs(3)))
+            .await
+            .unwrap();
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let log = Log::default();
+    let starting = {
+        let manager = manager.clone();
+        let children = vec![
+            child("first", &log, 0, 0),
+            slow_actor("slow", Some(Duration::from_millis(500)), &slot),
+        ];
+        tokio::spawn(async move {
+            manager
+                .supervise(SupervisorOptions::new("late"), children)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let begun = tokio::time::Instant::now();
+    manager.shutdown().await.unwrap();
+    assert!(
+        begun.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        begun.elapsed()
+    );
+    let started = starting.await.unwrap();
+    assert!(
+        matches!(started, Err(SupervisorError::Stopped { .. })),
+        "{started:?}"
+    );
+    assert!(manager.live_actors().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_start_counts_as_failed_start() {
+    common::quiet_injected_panics();
+    let boom = ChildSpec::actor("boom", |_parent: ractor::ActorCell| async move {
+        if true {
+            panic!("{}", common::INJECTED_PANIC);
+        }
+        Err::<ractor::ActorCell, BoxError>("unreachable".into())
+    });
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("panicky").policy(policy(
+            Strategy::OneForOne,
+            2,
+            Duration::from_secs(5),
+        )),
+        vec![child("steady", &log, 0, 0), boom],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    let ended = tokio::time::timeout(Duration::from_secs(10), supervisor.wait())
+        .await
+        .expect("the scope gives up");
+    assert!(
+        matches!(ended, Err(SupervisorError::RestartLimit { ref child, .. }) if child.as_ref() == "boom"),
+        "{ended:?}"
+    );
+    let restarts = std::iter::from_fn(|| events.try_recv())
+        .filter(|event| matches!(event, SupervisorEvent::Restarting { .. }))
+        .count();
+    assert_eq!(restarts, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_start_abandons_a_hanging_child_start() {
+    let first = Arc::new(std::sync::Mutex::new(None));
+    let never = Arc::new(std::sync::Mutex::new(None));
+    let start = Supervisor::start(
+        SupervisorOptions::new("hangs"),
+        vec![
+            slow_actor("first", Some(Duration::ZERO), &first),
+            slow_actor("never", None, &never),
+        ],
+    );
+    assert!(tokio::time::timeout(Duration::from_millis(200), start)
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let first = first
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the first child started");
+    assert_eq!(first.get_status(), ractor::ActorStatus::Stopped);
+    assert!(never.lock().unwrap().is_none());
+}
+
+/// A user's actor with ractor's default supervision handling: any child exit stops it.
+struct Plain;
+
+impl Actor for Plain {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn linked_scope_shutdown_keeps_the_parent() {
+    let (parent, _) = Actor::spawn(None, Plain, ()).await.unwrap();
+    let log = Log::default();
+    let supervisor = Supervisor::start_linked(
+        SupervisorOptions::new("linked"),
+        vec![child("a", &log, 0, 0)],
+        parent.get_cell(),
+    )
+    .await
+    .unwrap();
+    supervisor.shutdown().await.unwrap();
+
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let start = Supervisor::start_linked(
+        SupervisorOptions::new("dropped"),
+        vec![slow_actor("slow", Some(Duration::from_millis(300)), &slot)],
+        parent.get_cell(),
+    );
+    assert!(tokio::time::timeout(Duration::from_millis(50), start)
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(parent.get_status(), ractor::ActorStatus::Running);
+    parent.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_end_when_the_scope_ends() {
+    let log = Log::default();
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("ends").policy(policy(
+            Strategy::OneForOne,
+            2,
+            Duration::from_secs(5),
+        )),
+        vec![child("fails", &log, u64::MAX, 0)],
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut received = Vec::new();
+        while let Some(event) = events.recv().await {
+            received.push(event);
+        }
+        received
+    })
+    .await
+    .expect("the subscription ends with the scope");
+    assert!(
+        matches!(received.last(), Some(SupervisorEvent::GaveUp { .. })),
+        "{received:?}"
+    );
+    // A subscription made after the end is closed at once.
+    assert!(supervisor.events().recv().await.is_none());
 }

@@ -115,8 +115,8 @@ impl Manager {
             crate::Supervisor::start_under(options, children, cell, false, Some(hub), parent_id)
                 .await?;
         // Tracked before the children start, so that a shutdown meanwhile stops it first.
-        self.track_supervisor(starting.actor());
-        Ok(starting.children_started().await)
+        self.track_supervisor(starting.stop_handle());
+        starting.children_started().await
     }
 
     /// Runs `body` with a new scope named `name` whose deadline is `timeout` from now. When the

@@ -241,10 +241,10 @@ impl Manager {
         )
     }
 
-    pub(crate) fn track_supervisor(&self, cell: ActorCell) {
+    pub(crate) fn track_supervisor(&self, supervisor: crate::supervisor::StopHandle) {
         let mut supervisors = lock(&self.shared().supervisors);
-        supervisors.retain(|known| known.get_status() < ractor::ActorStatus::Stopping);
-        supervisors.push(cell);
+        supervisors.retain(|known| known.cell.get_status() < ractor::ActorStatus::Stopping);
+        supervisors.push(supervisor);
     }
 
     /// A consistent snapshot of the manager's statistics.

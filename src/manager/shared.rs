@@ -32,7 +32,7 @@ pub(crate) struct ManagerShared {
     /// Resources registered with the manager, released after every scope.
     pub(crate) resources: Arc<ReleaseStack>,
     /// Supervised scopes, in creation order; stopped newest first, before the scopes.
-    pub(crate) supervisors: Mutex<Vec<ActorCell>>,
+    pub(crate) supervisors: Mutex<Vec<crate::supervisor::StopHandle>>,
 }
 
 impl ManagerShared {

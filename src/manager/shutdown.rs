@@ -40,9 +40,9 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
     // start order by each.
     let supervisors: Vec<_> = lock(&shared.supervisors).drain(..).rev().collect();
     for supervisor in supervisors {
-        supervisor.stop(None);
+        supervisor.stop();
         let remaining = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        let _ = supervisor.wait(remaining).await;
+        let _ = supervisor.cell.wait(remaining).await;
     }
 
     // Stop the scopes one at a time, newest first.

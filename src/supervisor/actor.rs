@@ -13,7 +13,7 @@ use super::{
     SupervisorError, SupervisorEvent, SupervisorOptions,
 };
 use crate::observe::{register, ActorKind, Entry, Hub, Registration};
-use crate::util::lock;
+use crate::util::{lock, panic_message, CatchUnwind};
 use crate::Name;
 
 /// The actor of a supervised scope. Its children are the children of its specifications, in
@@ -40,11 +40,31 @@ pub(crate) struct Shared {
     pub(crate) root: u64,
     pub(crate) children: Mutex<Vec<(Name, Option<ActorCell>)>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), SupervisorError>>>,
-    pub(crate) events: broadcast::Sender<SupervisorEvent>,
+    /// Subscriptions are made through this; the actor's state holds the only strong sender,
+    /// so the channel closes on every exit path, kills included.
+    pub(crate) events: broadcast::WeakSender<SupervisorEvent>,
     /// A subscription made with the channel, for the handle's first `events` call: starting
     /// returns after the children's first starts, and their first decisions must not be lost.
     pub(crate) first_events: Mutex<Option<broadcast::Receiver<SupervisorEvent>>>,
     pub(crate) hub: Option<Arc<Hub>>,
+    /// Cancelled when the owner stops the scope. ractor handles a stop only after the running
+    /// handler returns, so a child start still running (one that hangs) is abandoned on this.
+    pub(crate) stopping: CancellationToken,
+}
+
+/// What an owner (a manager, a task) keeps to stop a supervised scope it started.
+#[derive(Clone)]
+pub(crate) struct StopHandle {
+    pub(crate) cell: ActorCell,
+    pub(crate) stopping: CancellationToken,
+}
+
+impl StopHandle {
+    /// Stops the scope gracefully, abandoning a child start that is still running.
+    pub(crate) fn stop(&self) {
+        self.stopping.cancel();
+        self.cell.stop(None);
+    }
 }
 
 pub(crate) struct Args {
@@ -56,6 +76,8 @@ pub(crate) struct Args {
     /// Told once every child's first start was attempted, so that starting a supervised scope
     /// returns with its children started, as in OTP.
     pub(crate) started: Option<oneshot::Sender<()>>,
+    /// The strong sender of the event channel; see [`Shared::events`].
+    pub(crate) events: broadcast::Sender<SupervisorEvent>,
 }
 
 struct Child {
@@ -80,6 +102,7 @@ pub(crate) struct State {
     stopping: HashSet<ActorId>,
     registration: Registration,
     started: Option<oneshot::Sender<()>>,
+    events: broadcast::Sender<SupervisorEvent>,
 }
 
 impl State {
@@ -92,7 +115,7 @@ impl State {
                 tracing::info!(supervisor.name = %self.options.name, event = ?event, "supervisor decision")
             }
         }
-        let _ = self.shared.events.send(event);
+        let _ = self.events.send(event);
     }
 
     fn publish_children(&self) {
@@ -118,7 +141,26 @@ impl State {
                 root: self.shared.root,
                 hub: self.shared.hub.clone(),
             };
-            match (child.spec.start)(parent).await {
+            // A start that panics counts as a failed start, and one still running when the
+            // owner stops the scope is abandoned, so that the stop can proceed.
+            let start = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (child.spec.start)(parent)
+            }));
+            let outcome = match start {
+                Ok(future) => {
+                    tokio::select! {
+                        biased;
+                        () = self.shared.stopping.cancelled() => break,
+                        outcome = CatchUnwind::new(future) => outcome,
+                    }
+                }
+                Err(panic) => Err(panic_message(panic)),
+            };
+            let started = match outcome {
+                Ok(started) => started,
+                Err(message) => Err(format!("its start function panicked: {message}").into()),
+            };
+            match started {
                 Ok(started) => {
                     child.registration = Some(register(
                         crate::names::next_id(),
@@ -346,6 +388,7 @@ impl Actor for SupervisorActor {
             stopping: HashSet::new(),
             registration,
             started: args.started,
+            events: args.events,
         })
     }
 
@@ -422,7 +465,7 @@ impl Actor for SupervisorActor {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.stop_all().await;
@@ -435,6 +478,14 @@ impl Actor for SupervisorActor {
                 false
             }
         });
+        // A clean end unlinks from a user's actor, so that ractor's default supervision
+        // handling does not stop it.
+        let clean = matches!(*state.shared.outcome.borrow(), Some(Ok(())));
+        if clean {
+            if let Some(parent) = &state.user_parent {
+                myself.get_cell().unlink(parent.clone());
+            }
+        }
         Ok(())
     }
 }
@@ -446,7 +497,7 @@ pub(crate) async fn spawn_nested(
     parent: Parent,
 ) -> Result<ActorCell, crate::BoxError> {
     // A nested scope has no handle to subscribe through, so it keeps no first subscription.
-    let shared = new_shared(
+    let (shared, events) = new_shared(
         &options,
         parent.hub.clone(),
         Some(parent.id),
@@ -461,6 +512,7 @@ pub(crate) async fn spawn_nested(
         shared,
         user_parent: None,
         started: Some(started),
+        events,
     };
     let (actor, _) = Actor::spawn_linked(None, SupervisorActor, args, parent).await?;
     // An error means the actor stopped before its children started; its exit reaches the
@@ -475,20 +527,22 @@ pub(crate) fn new_shared(
     parent_id: Option<u64>,
     root: Option<u64>,
     keep_first_events: bool,
-) -> Arc<Shared> {
+) -> (Arc<Shared>, broadcast::Sender<SupervisorEvent>) {
     let (events, first_events) = broadcast::channel(EVENT_BUFFER);
     let id = crate::names::next_id();
-    Arc::new(Shared {
+    let shared = Arc::new(Shared {
         name: options.name.clone(),
         id,
         parent_id,
         root: root.unwrap_or(id),
         children: Mutex::new(Vec::new()),
         outcome: watch::Sender::new(None),
-        events,
+        events: events.downgrade(),
         first_events: Mutex::new(keep_first_events.then_some(first_events)),
         hub,
-    })
+        stopping: CancellationToken::new(),
+    });
+    (shared, events)
 }
 
 /// How many decisions a subscriber may fall behind before it misses some.

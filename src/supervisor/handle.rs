@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorCell, ActorRef};
 
-use super::actor::{new_shared, Args, Shared, SupervisorActor, SupervisorMsg, STOP_WAIT};
+use super::actor::{
+    new_shared, Args, Shared, StopHandle, SupervisorActor, SupervisorMsg, STOP_WAIT,
+};
 use super::spec::ChildSpec;
 use super::{SupervisorError, SupervisorEvents, SupervisorOptions};
 use crate::observe::Hub;
@@ -32,7 +34,7 @@ impl std::fmt::Debug for Supervisor {
 impl Drop for Supervisor {
     fn drop(&mut self) {
         if self.armed {
-            self.actor.stop(None);
+            self.stop_handle().stop();
         }
     }
 }
@@ -58,7 +60,7 @@ impl Supervisor {
         children: Vec<ChildSpec>,
     ) -> Result<Supervisor, SupervisorError> {
         let starting = Supervisor::start_under(options, children, None, true, None, None).await?;
-        Ok(starting.children_started().await)
+        starting.children_started().await
     }
 
     /// Starts a supervised scope linked under `parent`, a ractor actor of the user's. When the
@@ -79,7 +81,7 @@ impl Supervisor {
     ) -> Result<Supervisor, SupervisorError> {
         let starting =
             Supervisor::start_under(options, children, Some(parent), true, None, None).await?;
-        Ok(starting.children_started().await)
+        starting.children_started().await
     }
 
     /// Starts a supervised scope under `parent` (if any), in the tree of `hub` (if any), with
@@ -101,7 +103,7 @@ impl Supervisor {
             child.shutdown.validate()?;
         }
         let root = hub.as_ref().map(|hub| hub.root_id);
-        let shared = new_shared(&options, hub, parent_id, root, true);
+        let (shared, events) = new_shared(&options, hub, parent_id, root, true);
         let name = options.name.clone();
         let (started, children_started) = tokio::sync::oneshot::channel();
         let args = Args {
@@ -110,6 +112,7 @@ impl Supervisor {
             shared: Arc::clone(&shared),
             user_parent: parent.clone().filter(|_| parent_is_user),
             started: Some(started),
+            events,
         };
         let spawned = match parent {
             Some(parent) => Actor::spawn_linked(None, SupervisorActor, args, parent).await,
@@ -151,9 +154,12 @@ impl Supervisor {
     /// restart of a child that crashed at once. It keeps up to 256 of them and counts older
     /// ones as missed. Later calls receive the decisions made after the call.
     pub fn events(&self) -> SupervisorEvents {
-        let receiver = lock(&self.shared.first_events)
-            .take()
-            .unwrap_or_else(|| self.shared.events.subscribe());
+        let first = lock(&self.shared.first_events).take();
+        let receiver = first.unwrap_or_else(|| match self.shared.events.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // The scope has ended: a subscription that is closed from the start.
+            None => tokio::sync::broadcast::channel(1).1,
+        });
         SupervisorEvents {
             receiver,
             missed: 0,
@@ -187,10 +193,17 @@ impl Supervisor {
     ///
     /// The scope stops whether or not the future is polled to the end.
     pub async fn shutdown(mut self) -> Result<(), SupervisorError> {
-        self.actor.stop(None);
+        self.stop_handle().stop();
         let _ = self.actor.get_cell().wait(Some(STOP_WAIT)).await;
         self.armed = false;
         self.outcome()
+    }
+
+    fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            cell: self.actor.get_cell(),
+            stopping: self.shared.stopping.clone(),
+        }
     }
 
     fn outcome(&self) -> Result<(), SupervisorError> {
@@ -212,15 +225,28 @@ pub(crate) struct Starting {
 }
 
 impl Starting {
-    /// Returns the scope's ractor actor.
-    pub(crate) fn actor(&self) -> ActorCell {
-        self.supervisor.actor()
+    /// Returns what the scope's owner keeps to stop it.
+    pub(crate) fn stop_handle(&self) -> StopHandle {
+        self.supervisor.stop_handle()
     }
 
     /// Waits until each child's first start was attempted.
-    pub(crate) async fn children_started(self) -> Supervisor {
-        // An error means the actor stopped before its children started; `wait` reports why.
-        let _ = self.children_started.await;
-        self.supervisor
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Stopped`] when the scope was stopped or its actor ended before
+    /// then.
+    pub(crate) async fn children_started(self) -> Result<Supervisor, SupervisorError> {
+        let stopped = |reason: &str| SupervisorError::Stopped {
+            supervisor: self.supervisor.shared.name.clone(),
+            reason: reason.to_string(),
+        };
+        if self.children_started.await.is_err() {
+            return Err(stopped("its actor ended before its children started"));
+        }
+        if self.supervisor.shared.stopping.is_cancelled() {
+            return Err(stopped("it was stopped while its children started"));
+        }
+        Ok(self.supervisor)
     }
 }

@@ -3,6 +3,8 @@
 //! configuration file.
 
 mod actor;
+
+pub(crate) use actor::StopHandle;
 mod backoff;
 mod child;
 mod error;

@@ -31,7 +31,7 @@ struct ContextInner {
     resources: OnceLock<Option<Arc<ReleaseStack>>>,
     children: Mutex<Vec<ScopeRef>>,
     /// Supervised scopes this task started, stopped when it ends.
-    supervisors: Mutex<Vec<ActorCell>>,
+    supervisors: Mutex<Vec<crate::supervisor::StopHandle>>,
     actor: ActorCell,
 }
 
@@ -234,8 +234,8 @@ impl Context {
         .await?;
         // Recorded before the children start, so that the task's end stops and waits for it
         // even when the task is cancelled during the start.
-        lock(&self.inner.supervisors).push(starting.actor());
-        Ok(starting.children_started().await)
+        lock(&self.inner.supervisors).push(starting.stop_handle());
+        starting.children_started().await
     }
 
     /// Cancels and waits for the child scopes this task opened that are still open, and stops
@@ -243,8 +243,8 @@ impl Context {
     pub(crate) async fn close_children(&self) {
         let supervisors = std::mem::take(&mut *lock(&self.inner.supervisors));
         for supervisor in supervisors.iter().rev() {
-            supervisor.stop(None);
-            let _ = supervisor.wait(None).await;
+            supervisor.stop();
+            let _ = supervisor.cell.wait(None).await;
         }
         let children = std::mem::take(&mut *lock(&self.inner.children));
         for child in children.iter().rev() {
