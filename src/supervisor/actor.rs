@@ -40,7 +40,7 @@ pub(crate) struct Shared {
     pub(crate) root: u64,
     pub(crate) children: Mutex<Vec<(Name, Option<ActorCell>)>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), SupervisorError>>>,
-    /// Subscriptions are made through this; the actor's state holds the only strong sender,
+    /// Subscriptions are made through this; the actor's state owns the only strong sender,
     /// so the channel closes on every exit path, kills included.
     pub(crate) events: broadcast::WeakSender<SupervisorEvent>,
     /// A subscription made with the channel, for the handle's first `events` call: starting
@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     pub(crate) stopping: CancellationToken,
 }
 
-/// What an owner (a manager, a task) keeps to stop a supervised scope it started.
+/// The handle an owner (a manager, a task) keeps to stop a supervised scope it started.
 #[derive(Clone)]
 pub(crate) struct StopHandle {
     pub(crate) cell: ActorCell,

@@ -52,9 +52,10 @@ impl Supervisor {
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped while the children start, the scope is stopped once their
-    /// first starts are done, as dropping the handle would. Dropped earlier, while the scope's
-    /// own actor starts, the scope keeps running until its children end; prefer awaiting it.
+    /// If the future is dropped while the children start, the scope is stopped, as dropping
+    /// the handle would: a child start still running is abandoned and the children already
+    /// started are stopped. Dropped earlier, while the scope's own actor starts, the scope
+    /// keeps running until its children end; prefer awaiting it.
     pub async fn start(
         options: SupervisorOptions,
         children: Vec<ChildSpec>,
@@ -225,7 +226,7 @@ pub(crate) struct Starting {
 }
 
 impl Starting {
-    /// Returns what the scope's owner keeps to stop it.
+    /// Returns the handle the scope's owner keeps to stop it.
     pub(crate) fn stop_handle(&self) -> StopHandle {
         self.supervisor.stop_handle()
     }
