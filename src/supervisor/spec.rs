@@ -91,6 +91,11 @@ impl ChildSpec {
     /// A child that is a ractor actor of the user's: `start` spawns it linked under the
     /// supervisor cell it is given (`Actor::spawn_linked(None, .., supervisor)`) and returns
     /// its cell. A graceful stop is ractor's `stop`.
+    ///
+    /// When the scope is stopped while `start` runs (its handle dropped, a shutdown), the
+    /// `start` future is dropped at its next await. So spawn the actor as its last step, and
+    /// let anything made before that (a connection) clean up in its `Drop`. An actor already
+    /// spawned by then is killed with the scope, without ractor's `post_stop`.
     pub fn actor<F, Fut>(name: impl Into<Name>, start: F) -> Self
     where
         F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
