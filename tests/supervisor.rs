@@ -873,3 +873,203 @@ async fn events_end_when_the_scope_ends() {
     // A subscription made after the end is closed at once.
     assert!(supervisor.events().recv().await.is_none());
 }
+
+/// An actor child that logs `post_stop:<name>` when it stops gracefully.
+struct Logged(String, Log);
+
+impl Actor for Logged {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        self.1.push(format!("start:{}", self.0));
+        Ok(())
+    }
+
+    async fn post_stop(&self, _: ActorRef<()>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        self.1.push(format!("post_stop:{}", self.0));
+        Ok(())
+    }
+}
+
+fn logged(name: &'static str, log: &Log) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::actor(name, move |parent: ractor::ActorCell| {
+        let log = log.clone();
+        async move {
+            let (actor, _) =
+                Actor::spawn_linked(None, Logged(name.to_string(), log), (), parent).await?;
+            Ok::<_, BoxError>(actor.get_cell())
+        }
+    })
+}
+
+fn hanging(name: &'static str) -> ChildSpec {
+    ChildSpec::actor(name, |_parent: ractor::ActorCell| async move {
+        std::future::pending::<()>().await;
+        Err::<ractor::ActorCell, BoxError>("unreachable".into())
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_reaches_a_nested_scope_still_starting() {
+    let log = Log::default();
+    let inner = ChildSpec::supervisor(
+        "inner",
+        SupervisorOptions::new("inner"),
+        vec![logged("a", &log), hanging("b")],
+    );
+    let start = Supervisor::start(SupervisorOptions::new("outer"), vec![inner]);
+    assert!(tokio::time::timeout(Duration::from_millis(200), start)
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(log.entries(), ["start:a", "post_stop:a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_reaches_a_nested_restart_that_hangs() {
+    let log = Log::default();
+    let starts = Arc::new(AtomicUsize::new(0));
+    let first_run = Arc::new(std::sync::Mutex::new(None));
+    let second = {
+        let starts = Arc::clone(&starts);
+        let first_run = Arc::clone(&first_run);
+        ChildSpec::actor("second", move |parent: ractor::ActorCell| {
+            let starts = Arc::clone(&starts);
+            let first_run = Arc::clone(&first_run);
+            async move {
+                // Its restart hangs.
+                if starts.fetch_add(1, Ordering::SeqCst) > 0 {
+                    std::future::pending::<()>().await;
+                }
+                let (actor, _) = Actor::spawn_linked(None, Idle, (), parent).await?;
+                *first_run.lock().unwrap() = Some(actor.get_cell());
+                Ok::<_, BoxError>(actor.get_cell())
+            }
+        })
+    };
+    let inner = ChildSpec::supervisor(
+        "inner",
+        SupervisorOptions::new("inner"),
+        vec![logged("a", &log), second],
+    );
+    let supervisor = Supervisor::start(SupervisorOptions::new("outer"), vec![inner])
+        .await
+        .unwrap();
+    // Kill the inner scope's second child: the inner scope restarts it, and the restart hangs.
+    let second = first_run
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the second child runs");
+    second.kill();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 2, "the restart began");
+
+    let begun = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), supervisor.shutdown())
+        .await
+        .expect("the shutdown ends")
+        .unwrap();
+    assert!(
+        begun.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert_eq!(log.entries(), ["start:a", "post_stop:a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_that_fails_after_spawning_leaves_no_stray() {
+    let log = Log::default();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let half = {
+        let log = log.clone();
+        let attempts = Arc::clone(&attempts);
+        ChildSpec::actor("half", move |parent: ractor::ActorCell| {
+            let log = log.clone();
+            let attempts = Arc::clone(&attempts);
+            async move {
+                let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+                let name = format!("half{attempt}");
+                let (actor, _) = Actor::spawn_linked(None, Logged(name, log), (), parent).await?;
+                if attempt == 0 {
+                    return Err::<ractor::ActorCell, BoxError>("health check failed".into());
+                }
+                Ok(actor.get_cell())
+            }
+        })
+    };
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("strays").policy(policy(
+            Strategy::OneForOne,
+            3,
+            Duration::from_secs(5),
+        )),
+        vec![half],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The first attempt's actor was stopped gracefully (its stop and the restart run side by
+    // side); only the second one runs.
+    let mut entries = log.entries();
+    entries.sort();
+    assert_eq!(entries, ["post_stop:half0", "start:half0", "start:half1"]);
+    assert_eq!(supervisor.actor().get_children().len(), 1);
+    supervisor.shutdown().await.unwrap();
+    assert_eq!(
+        log.with_prefix("post_stop:"),
+        ["post_stop:half0", "post_stop:half1"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_must_return_a_linked_child() {
+    let own = ChildSpec::actor("own", |parent: ractor::ActorCell| async move {
+        Ok::<_, BoxError>(parent)
+    });
+    let unlinked = ChildSpec::actor("unlinked", |_parent: ractor::ActorCell| async move {
+        let (actor, _) = Actor::spawn(None, Idle, ()).await?;
+        Ok::<_, BoxError>(actor.get_cell())
+    });
+    for (spec, expected) in [(own, "own actor"), (unlinked, "not linked")] {
+        let supervisor = Supervisor::start(
+            SupervisorOptions::new("guarded").policy(policy(
+                Strategy::OneForOne,
+                1,
+                Duration::from_secs(5),
+            )),
+            vec![spec],
+        )
+        .await
+        .unwrap();
+        let mut events = supervisor.events();
+        let ended = tokio::time::timeout(Duration::from_secs(10), supervisor.wait())
+            .await
+            .expect("the scope gives up");
+        assert!(
+            matches!(ended, Err(SupervisorError::RestartLimit { .. })),
+            "{ended:?}"
+        );
+        let restarted = events.try_recv().expect("a restart decision");
+        let text = format!("{restarted:?}");
+        assert!(text.contains(expected), "{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn supervise_after_shutdown_names_the_cause() {
+    let manager = Manager::start(ManagerConfig::new("gone")).await.unwrap();
+    manager.shutdown().await.unwrap();
+    let log = Log::default();
+    let refused = manager
+        .supervise(SupervisorOptions::new("late"), vec![child("a", &log, 0, 0)])
+        .await
+        .unwrap_err();
+    let text = refused.to_string();
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

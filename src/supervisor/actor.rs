@@ -7,7 +7,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::spec::{ChildSpec, Parent};
+use super::spec::{ChildSpec, Parent, Started};
 use super::{
     AutoShutdown, BackoffState, ChildExit, RestartType, RestartWindow, ShutdownPolicy, Strategy,
     SupervisorError, SupervisorEvent, SupervisorOptions,
@@ -86,6 +86,8 @@ struct Child {
     /// The running child's entry in the live-actor registry.
     registration: Option<Registration>,
     token: Option<CancellationToken>,
+    /// A nested scope's `stopping` token, cancelled before it is stopped.
+    abandon: Option<CancellationToken>,
     started: Instant,
     backoff: BackoffState,
     /// Ended and not restarted.
@@ -135,31 +137,38 @@ impl State {
             if child.cell.is_some() {
                 continue;
             }
+            // Once the owner has stopped the scope, no further child starts.
+            if self.shared.stopping.is_cancelled() {
+                break;
+            }
             let parent = Parent {
                 cell: myself.get_cell(),
                 id: self.shared.id,
                 root: self.shared.root,
                 hub: self.shared.hub.clone(),
+                stopping: self.shared.stopping.clone(),
             };
-            // A start that panics counts as a failed start, and one still running when the
-            // owner stops the scope is abandoned, so that the stop can proceed.
+            // A start that panics counts as a failed start. A user's start still running when
+            // the owner stops the scope is abandoned, so that the stop can proceed.
             let start = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (child.spec.start)(parent)
             }));
             let outcome = match start {
-                Ok(future) => {
+                Ok(future) if child.spec.user_start => {
                     tokio::select! {
                         biased;
                         () = self.shared.stopping.cancelled() => break,
                         outcome = CatchUnwind::new(future) => outcome,
                     }
                 }
+                Ok(future) => CatchUnwind::new(future).await,
                 Err(panic) => Err(panic_message(panic)),
             };
             let started = match outcome {
                 Ok(started) => started,
                 Err(message) => Err(format!("its start function panicked: {message}").into()),
             };
+            let started = started.and_then(|started| linked_under(myself, started));
             match started {
                 Ok(started) => {
                     child.registration = Some(register(
@@ -176,14 +185,37 @@ impl State {
                     ));
                     child.cell = Some(started.cell);
                     child.token = started.token;
+                    child.abandon = started.abandon;
                     child.started = Instant::now();
                 }
                 Err(error) => {
+                    self.stop_strays(myself);
                     let _ = myself.cast(SupervisorMsg::StartFailed(index, error.to_string()));
                 }
             }
         }
+        if self.shared.stopping.is_cancelled() {
+            // An abandoned start may have spawned its actor already.
+            self.stop_strays(myself);
+        }
         self.publish_children();
+    }
+
+    /// Stops the actors linked under the scope that are not its children: what a start that
+    /// failed had spawned before it failed.
+    fn stop_strays(&self, myself: &ActorRef<SupervisorMsg>) {
+        for stray in myself.get_children() {
+            let known = self.stopping.contains(&stray.get_id())
+                || self.children.iter().any(|child| {
+                    child
+                        .cell
+                        .as_ref()
+                        .is_some_and(|cell| cell.get_id() == stray.get_id())
+                });
+            if !known {
+                stray.stop(None);
+            }
+        }
     }
 
     /// Stops one child by its shutdown policy and waits for it; kills it past its graceful
@@ -195,6 +227,9 @@ impl State {
             return;
         };
         self.stopping.insert(cell.get_id());
+        if let Some(abandon) = child.abandon.take() {
+            abandon.cancel();
+        }
         match child.spec.shutdown {
             ShutdownPolicy::Kill => {
                 cell.kill();
@@ -374,6 +409,7 @@ impl Actor for SupervisorActor {
                 cell: None,
                 registration: None,
                 token: None,
+                abandon: None,
                 started: Instant::now(),
                 backoff: BackoffState::new(seed.wrapping_mul(31).wrapping_add(index as u64)),
                 done: false,
@@ -490,12 +526,14 @@ impl Actor for SupervisorActor {
     }
 }
 
-/// Starts a nested supervised scope under `parent` and returns its cell.
+/// Starts a nested supervised scope under `parent`. Returns its cell and its `stopping`
+/// token, which descends from the parent's, so that stopping any scope above abandons a
+/// child start in progress below.
 pub(crate) async fn spawn_nested(
     options: SupervisorOptions,
     specs: Vec<ChildSpec>,
     parent: Parent,
-) -> Result<ActorCell, crate::BoxError> {
+) -> Result<(ActorCell, CancellationToken), crate::BoxError> {
     // A nested scope has no handle to subscribe through, so it keeps no first subscription.
     let (shared, events) = new_shared(
         &options,
@@ -503,7 +541,9 @@ pub(crate) async fn spawn_nested(
         Some(parent.id),
         Some(parent.root),
         false,
+        parent.stopping.child_token(),
     );
+    let stopping = shared.stopping.clone();
     let parent = parent.cell;
     let (started, children_started) = oneshot::channel();
     let args = Args {
@@ -518,7 +558,38 @@ pub(crate) async fn spawn_nested(
     // An error means the actor stopped before its children started; its exit reaches the
     // parent as a supervision event.
     let _ = children_started.await;
-    Ok(actor.get_cell())
+    Ok((actor.get_cell(), stopping))
+}
+
+/// Checks the actor a start function returned: it must be linked under the scope, or the
+/// scope would never learn of its exit.
+fn linked_under(
+    myself: &ActorRef<SupervisorMsg>,
+    started: Started,
+) -> Result<Started, crate::BoxError> {
+    let cell = &started.cell;
+    if cell.get_id() == myself.get_id() {
+        return Err(
+            "the start function returned the supervised scope's own actor; return \
+             the child it spawned"
+                .into(),
+        );
+    }
+    // A child that already stopped has left the list; its exit event is on its way.
+    let linked = cell.get_status() >= ractor::ActorStatus::Stopping
+        || myself
+            .get_children()
+            .iter()
+            .any(|child| child.get_id() == cell.get_id());
+    if !linked {
+        return Err(format!(
+            "the start function returned actor {} that is not linked under the supervised \
+             scope; spawn it with Actor::spawn_linked(None, actor, args, supervisor)",
+            cell.get_id()
+        )
+        .into());
+    }
+    Ok(started)
 }
 
 pub(crate) fn new_shared(
@@ -527,6 +598,7 @@ pub(crate) fn new_shared(
     parent_id: Option<u64>,
     root: Option<u64>,
     keep_first_events: bool,
+    stopping: CancellationToken,
 ) -> (Arc<Shared>, broadcast::Sender<SupervisorEvent>) {
     let (events, first_events) = broadcast::channel(EVENT_BUFFER);
     let id = crate::names::next_id();
@@ -540,7 +612,7 @@ pub(crate) fn new_shared(
         events: events.downgrade(),
         first_events: Mutex::new(keep_first_events.then_some(first_events)),
         hub,
-        stopping: CancellationToken::new(),
+        stopping,
     });
     (shared, events)
 }

@@ -80,5 +80,6 @@ pub(crate) async fn start_task_child(
     Ok(Started {
         cell: actor.get_cell(),
         token: Some(token),
+        abandon: None,
     })
 }

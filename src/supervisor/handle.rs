@@ -68,6 +68,10 @@ impl Supervisor {
     /// scope gives up, `parent` receives `ActorFailed` carrying the [`SupervisorError`]; a clean
     /// end unlinks first, so `parent` keeps running even with ractor's default handling.
     ///
+    /// When `parent` stops, ractor kills the scope and its children right after the parent's
+    /// `post_stop`, so they skip their graceful stop. To stop them in reverse start order,
+    /// call [`Supervisor::shutdown`] from the parent's `post_stop`.
+    ///
     /// # Errors
     ///
     /// As [`Supervisor::start`].
@@ -104,7 +108,14 @@ impl Supervisor {
             child.shutdown.validate()?;
         }
         let root = hub.as_ref().map(|hub| hub.root_id);
-        let (shared, events) = new_shared(&options, hub, parent_id, root, true);
+        let (shared, events) = new_shared(
+            &options,
+            hub,
+            parent_id,
+            root,
+            true,
+            tokio_util::sync::CancellationToken::new(),
+        );
         let name = options.name.clone();
         let (started, children_started) = tokio::sync::oneshot::channel();
         let args = Args {
@@ -121,7 +132,15 @@ impl Supervisor {
         };
         let (actor, _) = spawned.map_err(|error| SupervisorError::Stopped {
             supervisor: name,
-            reason: error.to_string(),
+            reason: match error {
+                // ractor's words when the parent is shutting down and takes no new child.
+                ractor::SpawnErr::StartupFailed(inner)
+                    if inner.to_string() == "Supervisor is shutting down" =>
+                {
+                    "its parent (a manager, a task or your actor) is shutting down".to_string()
+                }
+                error => error.to_string(),
+            },
         })?;
         Ok(Starting {
             supervisor: Supervisor {

@@ -21,12 +21,16 @@ pub(crate) struct Parent {
     pub(crate) id: u64,
     pub(crate) root: u64,
     pub(crate) hub: Option<Arc<crate::observe::Hub>>,
+    /// The parent scope's `stopping` token, which a nested scope's own token descends from.
+    pub(crate) stopping: CancellationToken,
 }
 
-/// A started child: its actor, and for a task child the token that stops it gracefully.
+/// A started child: its actor, for a task child the token that stops it gracefully, and for
+/// a nested scope the token that makes it abandon a start in progress.
 pub(crate) struct Started {
     pub(crate) cell: ActorCell,
     pub(crate) token: Option<CancellationToken>,
+    pub(crate) abandon: Option<CancellationToken>,
 }
 
 /// What a supervised task child's body receives: its name, how many times it was restarted,
@@ -74,6 +78,10 @@ pub struct ChildSpec {
     pub(crate) restart: RestartType,
     pub(crate) shutdown: ShutdownPolicy,
     pub(crate) significant: bool,
+    /// Whether `start` is the user's code, which may hang: the scope then abandons it when
+    /// it is stopped. The library's own starts (task children, nested scopes) return promptly
+    /// and are awaited, so that what they spawned is always recorded.
+    pub(crate) user_start: bool,
 }
 
 impl std::fmt::Debug for ChildSpec {
@@ -94,15 +102,15 @@ impl ChildSpec {
     ///
     /// When the scope is stopped while `start` runs (its handle dropped, a shutdown), the
     /// `start` future is dropped at its next await. So spawn the actor as its last step, and
-    /// let anything made before that (a connection) clean up in its `Drop`. An actor already
-    /// spawned by then is killed with the scope, without ractor's `post_stop`.
+    /// let anything made before that (a connection) clean up in its `Drop`. An actor that a
+    /// dropped or failed `start` had already spawned under the supervisor is stopped.
     pub fn actor<F, Fut>(name: impl Into<Name>, start: F) -> Self
     where
         F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<ActorCell, BoxError>> + Send + 'static,
     {
         let start = Arc::new(start);
-        ChildSpec::new(
+        let spec = ChildSpec::new(
             name.into(),
             Arc::new(move |parent: Parent| {
                 let started = start(parent.cell);
@@ -110,10 +118,15 @@ impl ChildSpec {
                     Ok(Started {
                         cell: started.await?,
                         token: None,
+                        abandon: None,
                     })
                 })
             }),
-        )
+        );
+        ChildSpec {
+            user_start: true,
+            ..spec
+        }
     }
 
     /// A child that is a long-running task body. Returning `Ok` is a normal exit; an error or
@@ -156,8 +169,13 @@ impl ChildSpec {
                 let options = options.clone();
                 let children = children.clone();
                 Box::pin(async move {
-                    let cell = super::actor::spawn_nested(options, children, parent).await?;
-                    Ok(Started { cell, token: None })
+                    let (cell, abandon) =
+                        super::actor::spawn_nested(options, children, parent).await?;
+                    Ok(Started {
+                        cell,
+                        token: None,
+                        abandon: Some(abandon),
+                    })
                 })
             }),
         )
@@ -170,6 +188,7 @@ impl ChildSpec {
             restart: RestartType::Permanent,
             shutdown: ShutdownPolicy::default(),
             significant: false,
+            user_start: false,
         }
     }
 
