@@ -39,7 +39,8 @@ pub struct Stats {
     pub tasks_timed_out: u64,
     /// Tasks that never ran because a dependency did not complete.
     pub tasks_skipped: u64,
-    /// Restarts of supervised children.
+    /// Restart decisions of supervised scopes: one per child exit that the policy restarts,
+    /// however many siblings the strategy restarts with it (one-for-all counts one).
     pub restarts: u64,
     /// Resources registered with scopes or tasks.
     pub resources_registered: u64,
