@@ -1031,10 +1031,18 @@ async fn start_must_return_a_linked_child() {
     let own = ChildSpec::actor("own", |parent: ractor::ActorCell| async move {
         Ok::<_, BoxError>(parent)
     });
-    let unlinked = ChildSpec::actor("unlinked", |_parent: ractor::ActorCell| async move {
-        let (actor, _) = Actor::spawn(None, Idle, ()).await?;
-        Ok::<_, BoxError>(actor.get_cell())
-    });
+    let refused = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let unlinked = {
+        let refused = Arc::clone(&refused);
+        ChildSpec::actor("unlinked", move |_parent: ractor::ActorCell| {
+            let refused = Arc::clone(&refused);
+            async move {
+                let (actor, _) = Actor::spawn(None, Idle, ()).await?;
+                refused.lock().unwrap().push(actor.get_cell());
+                Ok::<_, BoxError>(actor.get_cell())
+            }
+        })
+    };
     for (spec, expected) in [(own, "own actor"), (unlinked, "not linked")] {
         let supervisor = Supervisor::start(
             SupervisorOptions::new("guarded").policy(policy(
@@ -1057,6 +1065,13 @@ async fn start_must_return_a_linked_child() {
         let restarted = events.try_recv().expect("a restart decision");
         let text = format!("{restarted:?}");
         assert!(text.contains(expected), "{text}");
+    }
+    // The unlinked actors it refused were stopped.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let refused = refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 2);
+    for cell in refused {
+        assert_eq!(cell.get_status(), ractor::ActorStatus::Stopped);
     }
 }
 

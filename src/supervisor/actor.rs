@@ -582,6 +582,8 @@ fn linked_under(
             .iter()
             .any(|child| child.get_id() == cell.get_id());
     if !linked {
+        // Refused, so nothing else would ever stop it.
+        cell.stop(None);
         return Err(format!(
             "the start function returned actor {} that is not linked under the supervised \
              scope; spawn it with Actor::spawn_linked(None, actor, args, supervisor)",

@@ -103,7 +103,9 @@ impl ChildSpec {
     /// When the scope is stopped while `start` runs (its handle dropped, a shutdown), the
     /// `start` future is dropped at its next await. So spawn the actor as its last step, and
     /// let anything made before that (a connection) clean up in its `Drop`. An actor that a
-    /// dropped or failed `start` had already spawned under the supervisor is stopped.
+    /// dropped or failed `start` had already spawned under the supervisor is stopped. A
+    /// `start` that returns an actor not linked under the supervisor fails, and that actor is
+    /// stopped.
     pub fn actor<F, Fut>(name: impl Into<Name>, start: F) -> Self
     where
         F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
