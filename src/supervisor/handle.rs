@@ -48,7 +48,7 @@ impl Supervisor {
     ///
     /// [`SupervisorError::NoRuntime`] outside a tokio runtime, [`SupervisorError::Config`] for a
     /// child with a zero graceful timeout, [`SupervisorError::Stopped`] when the actor could not
-    /// start.
+    /// start, or was stopped (by its owner's shutdown) before its children had started.
     ///
     /// # Cancel safety
     ///
