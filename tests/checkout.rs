@@ -152,11 +152,12 @@ async fn outage_opens_breaker_then_recovers() {
         }
         let opened = tokio::time::Instant::now();
 
-        // Open: rejected before any database work, with the time to wait. Only requests sent
-        // well within the reset timeout are checked, so a slow machine cannot let a trial in.
+        // Open: rejected before any database work, with the time to wait. Only requests sent in
+        // the first 500 ms are checked, so each has 500 ms to reach the breaker before the
+        // reset timeout lets a trial call in.
         let acquired = app.shared().pool.stats().acquired;
         let mut rejected = 0;
-        while rejected < 5 && opened.elapsed() < Duration::from_millis(800) {
+        while rejected < 5 && opened.elapsed() < Duration::from_millis(500) {
             let (status, body) = order(&app, &[(1, 1)]).await;
             assert_eq!(status, 503, "{body}");
             assert!(message(&body).contains("circuit breaker is open"), "{body}");
