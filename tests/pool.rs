@@ -736,3 +736,150 @@ async fn item_skips_waiter_that_gave_up() {
     assert_eq!(stats.waited, 3);
     assert_eq!(stats.timeouts, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn factory_closure_panic_is_factory_error() {
+    // The closure panics before it returns its future, not while the future is polled.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let pool = ResourcePool::builder(1, move || {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        if call == 0 {
+            panic!("factory closure panicked");
+        }
+        async move { Ok::<_, BoxError>(call) }
+    })
+    .acquire_timeout(Duration::from_secs(1))
+    .start()
+    .await
+    .unwrap();
+
+    let first = pool.acquire(()).await.unwrap_err();
+    assert!(matches!(first, PoolError::Factory { .. }), "{first:?}");
+    assert!(first.to_string().contains("panicked"), "{first}");
+    let status = pool.status();
+    assert_eq!(status.creating, 0, "{status:?}");
+    assert_eq!(status.size, 0, "{status:?}");
+
+    let second = pool.acquire(()).await.unwrap();
+    assert_eq!(*second, 1);
+    assert_eq!(pool.stats().factory_errors, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn validate_closure_panic_is_an_error() {
+    // The hook panics before it returns its future, on the first item only: the acquirer
+    // keeps its place and gets the replacement instead of panicking.
+    let pool = ResourcePool::builder(1, {
+        let made = Arc::new(AtomicUsize::new(0));
+        move || {
+            let made = Arc::clone(&made);
+            async move { Ok::<_, BoxError>(made.fetch_add(1, Ordering::SeqCst)) }
+        }
+    })
+    .validate(|item: usize| {
+        if item == 0 {
+            panic!("validation closure panicked");
+        }
+        async move { Ok::<_, BoxError>(item) }
+    })
+    .start()
+    .await
+    .unwrap();
+
+    let acquirer = pool.clone();
+    let joined = tokio::spawn(async move { acquirer.acquire(()).await.map(|item| *item) }).await;
+    let item = joined.expect("the acquirer did not panic");
+    assert_eq!(item.unwrap(), 1);
+    assert_eq!(pool.stats().invalid, 1);
+    let status = pool.status();
+    assert_eq!(
+        (status.size, status.idle, status.in_use),
+        (1, 1, 0),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn factory_error_reaches_only_its_acquirer() {
+    // The first call fails after 100 ms, made for an acquirer that gave up at 10 ms. A later
+    // acquirer must not get that error: the pool calls the factory again for it.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let pool = ResourcePool::builder(1, move || {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if call == 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err::<usize, BoxError>("first call failed".into());
+            }
+            Ok(call)
+        }
+    })
+    .start()
+    .await
+    .unwrap();
+
+    let first = pool.acquire(Duration::from_millis(10)).await.unwrap_err();
+    assert!(first.is_timeout(), "{first:?}");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let later = pool.acquire(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(*later, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.stats().factory_errors, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn factory_error_goes_to_its_own_waiter() {
+    // Two waiters, two calls: the second call (made for the second waiter) fails first. The
+    // first waiter, whose call is still running, keeps waiting and gets its item.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let pool = ResourcePool::builder(2, move || {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if call == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Ok::<usize, BoxError>(call);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Err("second call failed".into())
+        }
+    })
+    .start()
+    .await
+    .unwrap();
+
+    let first_pool = pool.clone();
+    let first = tokio::spawn(async move { first_pool.acquire(()).await.map(|item| *item) });
+    tokio::task::yield_now().await;
+    let second_pool = pool.clone();
+    let second = tokio::spawn(async move { second_pool.acquire(()).await.map(|item| *item) });
+
+    let second = second.await.unwrap().unwrap_err();
+    assert!(matches!(second, PoolError::Factory { .. }), "{second:?}");
+    assert_eq!(first.await.unwrap().unwrap(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_acquire_counts_as_cancellation() {
+    let pool = common::counting_pool("dropped", 1).await;
+    let held = pool.acquire(()).await.unwrap();
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(10),
+        pool.acquire(Duration::from_secs(5)),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "the second acquire waits for the held item"
+    );
+    drop(held);
+
+    let stats = pool.stats();
+    assert_eq!(stats.cancellations, 1, "{stats:?}");
+    assert_eq!(stats.timeouts, 0, "{stats:?}");
+    let status = pool.status();
+    assert_eq!((status.waiters, status.idle), (0, 1), "{status:?}");
+}

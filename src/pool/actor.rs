@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use crate::BoxError;
 pub(crate) enum PoolMsg<T> {
     /// An acquirer queued while the pool had room for another item.
     Queued,
-    /// The factory finished.
-    Created(Result<T, BoxError>),
+    /// The factory finished. The flag is the settled flag of the waiter the call was made
+    /// for, if one was queued.
+    Created(Result<T, BoxError>, Option<Arc<AtomicBool>>),
     /// An item was released, so there may be room to make another.
     Freed,
     /// Release idle items that waited too long.
@@ -44,27 +46,42 @@ pub(crate) struct PoolState<T> {
 
 impl<T: Send + 'static> PoolState<T> {
     /// Starts the factory while there is room and more waiters than items being made.
+    ///
+    /// Each call is made for one waiter: the first waiter that the calls already running do
+    /// not cover, in queue order. A new item still goes to the first waiter, but a factory
+    /// error goes only to the waiter the call was made for.
     fn serve(&mut self) {
         if self.shared.is_closed() {
             return;
         }
-        let start = {
+        let targets: Vec<Arc<AtomicBool>> = {
             let mut books = lock(&self.shared.books);
             let wanted = books.waiters.saturating_sub(books.creating);
             let room = self.shared.config.max_size.saturating_sub(books.size());
             let start = wanted.min(room);
+            if start == 0 {
+                return;
+            }
+            let targets = books
+                .queue
+                .iter()
+                .filter(|waiter| !waiter.settled.load(Ordering::SeqCst))
+                .skip(books.creating)
+                .take(start)
+                .map(|waiter| Arc::clone(&waiter.settled))
+                .collect();
             books.creating += start;
             books.note_size();
-            start
+            targets
         };
-        for _ in 0..start {
-            self.create();
+        for target in targets {
+            self.create(Some(target));
         }
     }
 
     /// Runs the factory in a task of its own and reports back by message. A panic in the
-    /// factory counts as a factory error.
-    fn create(&self) {
+    /// factory, also in the closure before it returns its future, counts as a factory error.
+    fn create(&self, target: Option<Arc<AtomicBool>>) {
         let shared = Arc::clone(&self.shared);
         let factory = Arc::clone(&shared.config.factory);
         tokio::spawn(async move {
@@ -75,8 +92,8 @@ impl<T: Send + 'static> PoolState<T> {
             let Some(actor) = shared.actor.get() else {
                 return;
             };
-            if let Err(ractor::MessagingErr::SendErr(PoolMsg::Created(made))) =
-                actor.cast(PoolMsg::Created(made))
+            if let Err(ractor::MessagingErr::SendErr(PoolMsg::Created(made, _))) =
+                actor.cast(PoolMsg::Created(made, target))
             {
                 // The actor is gone: the item is released and the books follow.
                 drop(made);
@@ -85,8 +102,10 @@ impl<T: Send + 'static> PoolState<T> {
         });
     }
 
-    /// Hands a new item to the first waiter, or its error when the factory failed.
-    fn created(&mut self, made: Result<T, BoxError>) {
+    /// Hands a new item to the first waiter, or the factory's error to the waiter the call
+    /// was made for. An error whose waiter is gone is logged, and `serve` makes another call
+    /// for the waiters still queued.
+    fn created(&mut self, made: Result<T, BoxError>, target: Option<Arc<AtomicBool>>) {
         let shared = &self.shared;
         let mut books = lock(&shared.books);
         books.creating -= 1;
@@ -113,12 +132,11 @@ impl<T: Send + 'static> PoolState<T> {
                     pool: shared.config.name.clone(),
                     source: Arc::from(error),
                 };
-                // The error goes to the waiter the item was for: the oldest one.
-                if let Some(error) = shared.settle_first(Err(error)) {
+                if let Some(error) = shared.settle_target(target.as_ref(), error) {
                     tracing::warn!(
                         pool.name = %shared.config.name,
                         error = %error,
-                        "pool factory failed and no acquirer was waiting"
+                        "pool factory failed and the acquirer it was called for is gone"
                     );
                 }
             }
@@ -151,8 +169,8 @@ impl<T: Send + 'static> Actor for PoolActor<T> {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PoolMsg::Queued | PoolMsg::Freed => state.serve(),
-            PoolMsg::Created(made) => {
-                state.created(made);
+            PoolMsg::Created(made, target) => {
+                state.created(made, target);
                 state.serve();
             }
             PoolMsg::Reap => reap(state),

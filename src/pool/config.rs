@@ -63,9 +63,12 @@ impl<T: Send + 'static> PoolBuilder<T> {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        // The user's closure is called inside the future, so that a panic in the closure
+        // itself, before it returns its future, is caught with the future's own panics.
+        let factory = Arc::new(factory);
         let factory: Factory<T> = Arc::new(move || {
-            let made = factory();
-            Box::pin(async move { made.await.map_err(Into::into) })
+            let factory = Arc::clone(&factory);
+            Box::pin(async move { factory().await.map_err(Into::into) })
         });
         PoolBuilder {
             config: PoolConfig {
@@ -107,9 +110,12 @@ impl<T: Send + 'static> PoolBuilder<T> {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        // Called inside the future, as the factory is, so that a panic in the closure is an
+        // error of the acquire and not a panic in the acquirer's task.
+        let validate = Arc::new(validate);
         self.config.validate = Some(Arc::new(move |item| {
-            let checked = validate(item);
-            Box::pin(async move { checked.await.map_err(Into::into) })
+            let validate = Arc::clone(&validate);
+            Box::pin(async move { validate(item).await.map_err(Into::into) })
         }));
         self
     }

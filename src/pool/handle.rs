@@ -104,6 +104,10 @@ struct WaitGuard<'a, T: Send + 'static> {
     settled: Arc<AtomicBool>,
     /// Set once the outcome was received, so there is nothing left to recover.
     received: bool,
+    /// Set when the acquire ends on a path that counts its own outcome (a timeout, a
+    /// cancellation, the actor gone). A drop without it is the caller dropping the acquire,
+    /// counted as a cancellation.
+    counted: bool,
 }
 
 impl<T: Send + 'static> Drop for WaitGuard<'_, T> {
@@ -115,6 +119,9 @@ impl<T: Send + 'static> Drop for WaitGuard<'_, T> {
             // The flag and the count change together under the lock, so a status snapshot
             // or the actor's count of waiters never includes a waiter that gave up.
             let mut books = lock(&self.shared.books);
+            if !self.counted {
+                books.stats.cancellations += 1;
+            }
             if !self.settled.swap(true, Ordering::SeqCst) {
                 // Gave up first: whoever serves the queue skips this waiter.
                 books.waiters -= 1;
@@ -337,10 +344,12 @@ impl<T: Send + 'static> ResourcePool<T> {
             receiver,
             settled,
             received: false,
+            counted: false,
         };
         if needs_item && self.inner.actor.cast(PoolMsg::Queued).is_err() {
             // The actor is gone, so no new item can be made. The guard settles the waiter, or
             // gives back an item handed to it meanwhile.
+            guard.counted = true;
             return Err(self.closed());
         }
 
@@ -365,8 +374,12 @@ impl<T: Send + 'static> ResourcePool<T> {
                 guard.received = true;
                 Err(error)
             }
-            Some(Err(_)) => Err(self.closed()),
+            Some(Err(_)) => {
+                guard.counted = true;
+                Err(self.closed())
+            }
             None => {
+                guard.counted = true;
                 drop(guard);
                 let mut books = lock(&shared.books);
                 if let Some(cause) = ctx.and_then(Context::cancel_cause) {

@@ -88,6 +88,22 @@ impl<T> Books<T> {
         None
     }
 
+    /// Takes the waiter whose settled flag is `settled` from the queue, if it is still
+    /// unsettled, settles it and lowers the count. The caller must send it an outcome.
+    pub(crate) fn take_waiter(&mut self, settled: &Arc<AtomicBool>) -> Option<Waiter<T>> {
+        if settled.load(Ordering::SeqCst) {
+            return None;
+        }
+        let position = self
+            .queue
+            .iter()
+            .position(|waiter| Arc::ptr_eq(&waiter.settled, settled))?;
+        let waiter = self.queue.remove(position)?;
+        waiter.settled.store(true, Ordering::SeqCst);
+        self.waiters -= 1;
+        Some(waiter)
+    }
+
     pub(crate) fn note_size(&mut self) {
         let size = self.size();
         if size > self.stats.peak_size {
@@ -280,6 +296,20 @@ impl<T: Send + 'static> Shared<T> {
                 Ok(()) => return None,
                 Err(returned) => outcome = returned,
             }
+        }
+    }
+
+    /// Sends a factory error to the waiter whose settled flag is `target`, if it is still
+    /// queued. Returns the error when that waiter is gone.
+    pub(crate) fn settle_target(
+        &self,
+        target: Option<&Arc<AtomicBool>>,
+        error: PoolError,
+    ) -> Option<PoolError> {
+        let waiter = target.and_then(|target| lock(&self.books).take_waiter(target));
+        match waiter {
+            Some(waiter) => waiter.sender.send(Err(error)).err().and_then(Result::err),
+            None => Some(error),
         }
     }
 

@@ -32,7 +32,8 @@ pub struct PoolStats {
     pub waited: u64,
     /// Acquires that timed out.
     pub timeouts: u64,
-    /// Acquires cancelled by their caller.
+    /// Acquires cancelled by their caller: the task's [`Context`](crate::Context) was
+    /// cancelled, or the acquire future was dropped while it waited or validated an item.
     pub cancellations: u64,
     /// Items the factory made.
     pub created: u64,
