@@ -73,6 +73,18 @@ fn invalid_policies_name_the_field() {
             "backoff.max",
         ),
         ("max_restarts = 3\nperiod = \"5s\"\nperoid = \"5s\"", "peroid"),
+        (
+            "max_restarts = 3\nperiod = \"5s\"\n[backoff]\nkind = \"exponential\"\ninitial = \"1s\"\nfactor = 2.0\nmax = \"2s\"\njiter = 0.5",
+            "jiter",
+        ),
+        (
+            "max_restarts = 3\nperiod = \"5s\"\n[backoff]\nkind = \"fixed\"\ndelay = \"1s\"\nmax = \"2s\"",
+            "max",
+        ),
+        (
+            "max_restarts = 3\nperiod = \"5s\"\n[backoff]\nkind = \"none\"\ndelay = \"1s\"",
+            "delay",
+        ),
     ];
     for (text, field) in cases {
         let error = toml::from_str::<RestartPolicy>(text)
@@ -98,6 +110,14 @@ fn zero_graceful_shutdown_rejected() {
     };
     assert_eq!(zero.validate().unwrap_err().setting, "shutdown.timeout");
     assert!(ShutdownPolicy::Kill.validate().is_ok());
+    let typo = toml::from_str::<ShutdownPolicy>("kind = \"graceful\"\ntimeuot = \"2s\"")
+        .unwrap_err()
+        .to_string();
+    assert!(typo.contains("timeuot"), "{typo}");
+    let extra = toml::from_str::<ShutdownPolicy>("kind = \"kill\"\ntimeout = \"2s\"")
+        .unwrap_err()
+        .to_string();
+    assert!(extra.contains("timeout"), "{extra}");
     let read: ShutdownPolicy = toml::from_str("kind = \"graceful\"\ntimeout = \"2s\"").unwrap();
     assert_eq!(
         read,
@@ -208,4 +228,36 @@ fn window_allows_three_in_five_seconds() {
         assert!(spread.allow(at(n * 2_000)), "failure {n}");
         assert!(spread.len() <= 3);
     }
+}
+
+#[test]
+fn uncapped_backoff_saturates_at_max() {
+    // `Duration::MAX` as the cap means no cap. Past about 64 doublings the wait no longer fits
+    // in a `Duration` as `f64` seconds and must come out as the cap, not panic.
+    let backoff = Backoff::Exponential {
+        initial: Duration::from_secs(1),
+        factor: 2.0,
+        max: Duration::MAX,
+        jitter: 0.0,
+    };
+    RestartPolicy::new(
+        Strategy::OneForOne,
+        1_000,
+        Duration::from_secs(60),
+        backoff,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(backoff.delay(3, 0.0), Duration::from_secs(8));
+    assert_eq!(backoff.delay(63, 0.0), Duration::from_secs(1 << 63));
+    for n in [64, 70, 1_000, u32::MAX] {
+        assert_eq!(backoff.delay(n, 0.0), Duration::MAX, "restart {n} in a row");
+    }
+    let jittered = Backoff::Exponential {
+        initial: Duration::from_secs(1),
+        factor: 2.0,
+        max: Duration::MAX,
+        jitter: 0.5,
+    };
+    assert!(jittered.delay(70, 0.99) < Duration::MAX);
 }

@@ -1088,3 +1088,201 @@ async fn supervise_after_shutdown_names_the_cause() {
     assert!(text.contains("shutting down"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
 }
+
+/// Runs `strategy` over a temporary child `t` and a child `b` that fails once after 100 ms,
+/// in the given order, and returns the log and the events.
+async fn temporary_sibling_log(
+    strategy: Strategy,
+    temporary_first: bool,
+) -> (Vec<String>, Vec<SupervisorEvent>) {
+    let log = Log::default();
+    let temporary = child("t", &log, 0, 0).restart(RestartType::Temporary);
+    let failing = child("b", &log, 1, 100);
+    let children = if temporary_first {
+        vec![temporary, failing]
+    } else {
+        vec![failing, temporary]
+    };
+    let supervisor = Supervisor::start(
+        SupervisorOptions::new("with-temporary").policy(policy(
+            strategy,
+            5,
+            Duration::from_secs(5),
+        )),
+        children,
+    )
+    .await
+    .unwrap();
+    let mut events = supervisor.events();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let entries = log.entries();
+    supervisor.shutdown().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(event) = events.recv().await {
+        seen.push(event);
+    }
+    (entries, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_all_leaves_temporary_stopped() {
+    let (log, events) = temporary_sibling_log(Strategy::OneForAll, true).await;
+    assert_eq!(
+        log,
+        vec!["start:t", "start:b", "stop:b", "stop:t", "start:b"]
+    );
+    assert!(
+        events.contains(&SupervisorEvent::LeftStopped {
+            child: "t".into(),
+            exit: ChildExit::StoppedWithSibling,
+        }),
+        "{events:?}"
+    );
+    let restarted = events.iter().find_map(|event| match event {
+        SupervisorEvent::Restarting { restarted, .. } => Some(restarted.clone()),
+        _ => None,
+    });
+    assert_eq!(restarted, Some(vec!["b".into()]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_leaves_temporary_stopped() {
+    let (log, _) = temporary_sibling_log(Strategy::RestForOne, false).await;
+    assert_eq!(
+        log,
+        vec!["start:b", "start:t", "stop:b", "stop:t", "start:b"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_grows_over_failed_starts() {
+    // The child runs for a minute (longer than `reset_after`), crashes, and then cannot start
+    // again. Each failed start is one more restart in a row, so the waits double.
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let spec = ChildSpec::actor("client", move |supervisor: ractor::ActorCell| {
+        let counter = Arc::clone(&counter);
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) > 0 {
+                return Err::<ractor::ActorCell, BoxError>("connection refused".into());
+            }
+            let (actor, _) =
+                Actor::spawn_linked(None, CrashesAfter(Duration::from_secs(60)), (), supervisor)
+                    .await?;
+            Ok(actor.get_cell())
+        }
+    });
+    let policy = RestartPolicy::new(
+        Strategy::OneForOne,
+        100,
+        Duration::from_secs(60),
+        Backoff::Exponential {
+            initial: Duration::from_millis(100),
+            factor: 2.0,
+            max: Duration::from_secs(10),
+            jitter: 0.0,
+        },
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let supervisor =
+        Supervisor::start(SupervisorOptions::new("backoff").policy(policy), vec![spec])
+            .await
+            .unwrap();
+    let mut events = supervisor.events();
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    supervisor.shutdown().await.unwrap();
+
+    let mut delays = Vec::new();
+    while let Some(event) = events.recv().await {
+        if let SupervisorEvent::Restarting { delay, .. } = event {
+            delays.push(delay.as_millis());
+        }
+    }
+    assert!(delays.len() >= 5, "{delays:?}");
+    assert_eq!(delays[..5], [100, 200, 400, 800, 1_600]);
+}
+
+/// A user's actor that crashes once the given time has passed after its start.
+struct CrashesAfter(Duration);
+
+impl Actor for CrashesAfter {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn post_start(&self, _: ActorRef<()>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        tokio::time::sleep(self.0).await;
+        Err("crashed".into())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_significant_child_rejected() {
+    let log = Log::default();
+    let started = Supervisor::start(
+        SupervisorOptions::new("auto").auto_shutdown(AutoShutdown::AllSignificant),
+        vec![child("forever", &log, 0, 0).significant(true)],
+    )
+    .await;
+    match started {
+        Err(SupervisorError::Config(error)) => {
+            assert_eq!(error.setting, "significant");
+            assert!(error.value.contains("forever"), "{error}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(supervisor) => {
+            supervisor.shutdown().await.unwrap();
+            panic!("a permanent significant child was accepted");
+        }
+    }
+    assert!(log.entries().is_empty(), "{:?}", log.entries());
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_up_supervisor_escalates_to_manager() {
+    let (sender, mut failures) = tokio::sync::mpsc::unbounded_channel();
+    let (parent, _) = Actor::spawn(None, Parent(sender), ()).await.unwrap();
+    let manager = Manager::start_linked(
+        ManagerConfig::new("escalating").escalate_failures(true),
+        parent.get_cell(),
+    )
+    .await
+    .unwrap();
+    let log = Log::default();
+    let supervisor = manager
+        .supervise(
+            SupervisorOptions::new("crashy").policy(policy(
+                Strategy::OneForOne,
+                1,
+                Duration::from_secs(5),
+            )),
+            vec![child("crash", &log, u64::MAX, 10)],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        supervisor.wait().await,
+        Err(SupervisorError::RestartLimit { .. })
+    ));
+
+    let error = manager.shutdown().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ractor_scope::ManagerError::SupervisorFailed {
+                source: SupervisorError::RestartLimit { .. },
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let failure = failures.recv().await.unwrap();
+    assert!(failure.contains("crashy"), "{failure}");
+    assert_eq!(parent.get_status(), ractor::ActorStatus::Running);
+    parent.stop(None);
+}

@@ -6,7 +6,7 @@ use super::shared::ManagerShared;
 use super::ManagerError;
 use crate::observe::{register, ActorKind, Entry, Registration};
 use crate::util::lock;
-use crate::{CancelCause, ScopeError};
+use crate::{CancelCause, ScopeError, SupervisorError};
 
 /// The root actor of a manager's tree. Its children are the top-level scope actors.
 ///
@@ -132,9 +132,24 @@ impl Actor for ManagerActor {
             SupervisionEvent::ActorFailed(cell, error) => {
                 state.shared.forget_scope(&cell);
                 if state.shared.config.escalate {
-                    if let Some(error) = error.downcast_ref::<ScopeError>() {
-                        lock(&state.shared.escalated).get_or_insert_with(|| error.clone());
-                    }
+                    let manager = state.shared.config.name.clone();
+                    let escalated = if let Some(source) = error.downcast_ref::<ScopeError>() {
+                        ManagerError::ScopeFailed {
+                            manager,
+                            source: source.clone(),
+                        }
+                    } else if let Some(source) = error.downcast_ref::<SupervisorError>() {
+                        ManagerError::SupervisorFailed {
+                            manager,
+                            source: source.clone(),
+                        }
+                    } else {
+                        ManagerError::ActorFailed {
+                            manager,
+                            reason: error.to_string(),
+                        }
+                    };
+                    lock(&state.shared.escalated).get_or_insert(escalated);
                     super::shutdown::begin(&state.shared);
                 }
             }

@@ -94,8 +94,8 @@ impl Manager {
 
     /// Starts a supervised scope under the manager. It is stopped when the manager shuts down,
     /// before the scopes, and its restarts count in the manager's statistics. When it gives
-    /// up, the manager's actor receives the failure (see
-    /// [`ManagerConfig::escalate_failures`](crate::ManagerConfig::escalate_failures)).
+    /// up with [`ManagerConfig::escalate_failures`](crate::ManagerConfig::escalate_failures)
+    /// on, the manager shuts down with [`ManagerError::SupervisorFailed`](crate::ManagerError).
     ///
     /// # Errors
     ///

@@ -72,10 +72,13 @@ impl ManagerConfig {
     }
 
     /// When `true`, the first scope failure (see
-    /// [`ScopeError::is_failure`](crate::ScopeError::is_failure)) shuts the whole manager down,
-    /// and the manager's actor then exits with [`ManagerError::ScopeFailed`](crate::ManagerError),
-    /// which a user's actor it is linked under receives as `ActorFailed`. Erlang calls this
-    /// escalation.
+    /// [`ScopeError::is_failure`](crate::ScopeError::is_failure)) or a supervised scope that
+    /// gives up shuts the whole manager down. The manager's actor then exits with
+    /// [`ManagerError::ScopeFailed`](crate::ManagerError::ScopeFailed) or
+    /// [`ManagerError::SupervisorFailed`](crate::ManagerError::SupervisorFailed), which a
+    /// user's actor it is linked under receives as `ActorFailed`, and
+    /// [`Manager::shutdown`](crate::Manager::shutdown) returns the same error. Erlang calls
+    /// this escalation.
     ///
     /// Default: `false`; scope failures stay inside their scope.
     pub fn escalate_failures(mut self, escalate: bool) -> Self {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::{ActorKind, ConfigError, Name, ScopeError};
+use crate::{ActorKind, ConfigError, Name, ScopeError, SupervisorError};
 
 /// Why a manager could not start, or how its shutdown went wrong.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,6 +40,27 @@ pub enum ManagerError {
         /// The scope's error.
         #[source]
         source: ScopeError,
+    },
+    /// A supervised scope under the manager gave up while failures escalate (see
+    /// [`ManagerConfig::escalate_failures`](crate::ManagerConfig::escalate_failures)), so the
+    /// manager shut down.
+    #[error("manager '{manager}' shut down because a supervised scope failed: {source}")]
+    SupervisorFailed {
+        /// Manager name.
+        manager: Name,
+        /// The supervised scope's error.
+        #[source]
+        source: SupervisorError,
+    },
+    /// An actor under the manager failed in a way that is neither a scope's nor a supervised
+    /// scope's error (a panic inside the library) while failures escalate, so the manager shut
+    /// down.
+    #[error("manager '{manager}' shut down because an actor under it failed: {reason}")]
+    ActorFailed {
+        /// Manager name.
+        manager: Name,
+        /// The error ractor reported.
+        reason: String,
     },
     /// The manager's actor was killed from outside before it could shut down in order.
     #[error("manager '{manager}' was killed before it shut down")]

@@ -80,8 +80,8 @@ impl Manager {
 
     /// Starts a manager linked under `supervisor`, a ractor actor of the user's.
     ///
-    /// When the manager fails (its shutdown had to kill, or a scope failed with
-    /// [`ManagerConfig::escalate_failures`] on), `supervisor` receives
+    /// When the manager fails (its shutdown had to kill, or a scope failed or a supervised
+    /// scope gave up with [`ManagerConfig::escalate_failures`] on), `supervisor` receives
     /// `SupervisionEvent::ActorFailed` carrying the [`ManagerError`]. After a clean shutdown
     /// the manager unlinks itself before it stops, so `supervisor` keeps running even with
     /// ractor's default supervision handling. If `supervisor` stops, ractor kills the manager
@@ -279,8 +279,9 @@ impl Manager {
     ///
     /// [`ManagerError::ShutdownTimedOut`] when the shutdown timeout passed first: what was left
     /// was killed (their resources are released in the background, each bounded by the
-    /// release timeout), and the error lists it. [`ManagerError::ScopeFailed`] when a scope
-    /// failure triggered the shutdown under escalation.
+    /// release timeout), and the error lists it. [`ManagerError::ScopeFailed`] or
+    /// [`ManagerError::SupervisorFailed`] when a scope failure or a supervised scope that gave
+    /// up triggered the shutdown under escalation.
     ///
     /// # Cancel safety
     ///

@@ -12,7 +12,7 @@ use crate::cancel::CancelNode;
 use crate::observe::Hub;
 use crate::resource::{Owner, ReleaseStack};
 use crate::util::lock;
-use crate::{ManagerId, ScopeError, ScopeId, ScopeRef};
+use crate::{ManagerId, ScopeId, ScopeRef};
 
 /// State of one manager shared by its actor, its handles and its shutdown task.
 pub(crate) struct ManagerShared {
@@ -26,8 +26,8 @@ pub(crate) struct ManagerShared {
     pub(crate) closing: AtomicBool,
     pub(crate) actor: OnceLock<ActorRef<ManagerMsg>>,
     pub(crate) supervisor: Option<ActorCell>,
-    /// The scope failure that made the manager shut down, with escalation on.
-    pub(crate) escalated: Mutex<Option<ScopeError>>,
+    /// The failure that made the manager shut down, with escalation on.
+    pub(crate) escalated: Mutex<Option<ManagerError>>,
     pub(crate) outcome: watch::Sender<Option<Result<(), ManagerError>>>,
     /// Resources registered with the manager, released after every scope.
     pub(crate) resources: Arc<ReleaseStack>,

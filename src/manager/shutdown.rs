@@ -137,11 +137,8 @@ pub(crate) async fn stop_all(shared: &Arc<ManagerShared>) -> Result<(), ManagerE
             killed,
         });
     }
-    if let Some(source) = lock(&shared.escalated).clone() {
-        return Err(ManagerError::ScopeFailed {
-            manager: config.name.clone(),
-            source,
-        });
+    if let Some(error) = lock(&shared.escalated).clone() {
+        return Err(error);
     }
     tracing::info!(parent: &shared.hub.span, "manager shut down");
     Ok(())

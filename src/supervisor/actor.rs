@@ -189,6 +189,9 @@ impl State {
                     child.started = Instant::now();
                 }
                 Err(error) => {
+                    // A failed start ran for no time, so the backoff keeps growing over
+                    // repeated failed starts instead of measuring from the last good run.
+                    child.started = Instant::now();
                     self.stop_strays(myself);
                     let _ = myself.cast(SupervisorMsg::StartFailed(index, error.to_string()));
                 }
@@ -334,6 +337,19 @@ impl State {
             if sibling != index {
                 self.stop_child(sibling).await;
             }
+        }
+        // A temporary sibling is stopped with the group but never started again, as in OTP.
+        // Its end does not count towards an automatic shutdown, which only a significant
+        // child's own exit triggers.
+        let (group, left): (Vec<usize>, Vec<usize>) = group
+            .into_iter()
+            .partition(|&i| i == index || self.children[i].spec.restart != RestartType::Temporary);
+        for sibling in left {
+            self.children[sibling].done = true;
+            self.emit(SupervisorEvent::LeftStopped {
+                child: self.children[sibling].spec.name.clone(),
+                exit: ChildExit::StoppedWithSibling,
+            });
         }
         self.emit(SupervisorEvent::Restarting {
             child: name,

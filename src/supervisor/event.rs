@@ -16,6 +16,9 @@ pub enum ChildExit {
     Killed,
     /// It could not be started, with the error.
     StartFailed(String),
+    /// The supervised scope stopped it because a sibling was restarted under one-for-all or
+    /// rest-for-one. Only a temporary child is left stopped after this.
+    StoppedWithSibling,
 }
 
 /// A decision of a supervised scope, as logged and sent to subscribers.

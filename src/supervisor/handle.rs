@@ -106,6 +106,7 @@ impl Supervisor {
         }
         for child in &children {
             child.shutdown.validate()?;
+            child.validate_significance()?;
         }
         let root = hub.as_ref().map(|hub| hub.root_id);
         let (shared, events) = new_shared(

@@ -13,9 +13,10 @@ pub enum Strategy {
     #[default]
     OneForOne,
     /// Every child: the others are stopped in reverse start order, then all start again in
-    /// start order.
+    /// start order, except temporary children, which stay stopped.
     OneForAll,
-    /// The child that ended and every child started after it.
+    /// The child that ended and every child started after it, except temporary children, which
+    /// are stopped and stay stopped.
     RestForOne,
 }
 
@@ -29,13 +30,13 @@ pub enum RestartType {
     Permanent,
     /// After a failure or an external kill, not after a normal exit.
     Transient,
-    /// Never.
+    /// Never, also when one-for-all or rest-for-one stops it because a sibling is restarted.
     Temporary,
 }
 
 /// The way a child is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", from = "ShutdownFields")]
 #[non_exhaustive]
 pub enum ShutdownPolicy {
     /// Ask it to stop, then kill it if it has not stopped within `timeout`.
@@ -46,6 +47,28 @@ pub enum ShutdownPolicy {
     },
     /// Kill it at once.
     Kill,
+}
+
+/// The form serde reads a [`ShutdownPolicy`] from. serde's `deny_unknown_fields` does not
+/// reject extra keys next to the tag of a unit variant (seen with serde 1.0.229), so every
+/// variant here has braces.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+enum ShutdownFields {
+    Graceful {
+        #[serde(with = "humantime_serde")]
+        timeout: Duration,
+    },
+    Kill {},
+}
+
+impl From<ShutdownFields> for ShutdownPolicy {
+    fn from(fields: ShutdownFields) -> Self {
+        match fields {
+            ShutdownFields::Graceful { timeout } => ShutdownPolicy::Graceful { timeout },
+            ShutdownFields::Kill {} => ShutdownPolicy::Kill,
+        }
+    }
 }
 
 impl Default for ShutdownPolicy {
@@ -87,7 +110,7 @@ impl ShutdownPolicy {
 /// The count `n` starts again from 0 once the child has run for
 /// [`RestartPolicy::reset_after`] without ending.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", from = "BackoffFields")]
 #[non_exhaustive]
 pub enum Backoff {
     /// Restart at once.
@@ -115,6 +138,47 @@ pub enum Backoff {
     },
 }
 
+/// The form serde reads a [`Backoff`] from, with unknown keys rejected as in
+/// [`ShutdownFields`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+enum BackoffFields {
+    None {},
+    Fixed {
+        #[serde(with = "humantime_serde")]
+        delay: Duration,
+    },
+    Exponential {
+        #[serde(with = "humantime_serde")]
+        initial: Duration,
+        factor: f64,
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+        #[serde(default)]
+        jitter: f64,
+    },
+}
+
+impl From<BackoffFields> for Backoff {
+    fn from(fields: BackoffFields) -> Self {
+        match fields {
+            BackoffFields::None {} => Backoff::None,
+            BackoffFields::Fixed { delay } => Backoff::Fixed { delay },
+            BackoffFields::Exponential {
+                initial,
+                factor,
+                max,
+                jitter,
+            } => Backoff::Exponential {
+                initial,
+                factor,
+                max,
+                jitter,
+            },
+        }
+    }
+}
+
 impl Backoff {
     /// The wait before the restart number `n` in a row (0 for the first), with `random` in
     /// `[0, 1)` drawing the jitter.
@@ -136,7 +200,9 @@ impl Backoff {
                 };
                 let random = random.clamp(0.0, 1.0);
                 let jittered = base * (1.0 - jitter.clamp(0.0, 1.0) * random);
-                Duration::from_secs_f64(jittered.max(0.0)).min(max)
+                // A cap near `Duration::MAX` rounds up past it as seconds in an `f64`, so the
+                // conversion back is checked and falls back to the cap.
+                Duration::try_from_secs_f64(jittered.max(0.0)).map_or(max, |delay| delay.min(max))
             }
         }
     }

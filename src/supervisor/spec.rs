@@ -6,7 +6,7 @@ use ractor::ActorCell;
 use tokio_util::sync::CancellationToken;
 
 use super::{RestartType, ShutdownPolicy, SupervisorOptions};
-use crate::{BoxError, Name};
+use crate::{BoxError, ConfigError, Name};
 
 type StartFuture = Pin<Box<dyn Future<Output = Result<Started, BoxError>> + Send>>;
 
@@ -209,6 +209,9 @@ impl ChildSpec {
     /// Marks a transient or temporary child significant: when it exits (or when all significant
     /// children have, see [`AutoShutdown`](crate::AutoShutdown)), the supervised scope shuts
     /// down. Default: `false`.
+    ///
+    /// Starting a supervised scope with a permanent child marked significant fails with
+    /// [`SupervisorError::Config`](crate::SupervisorError::Config).
     pub fn significant(mut self, significant: bool) -> Self {
         self.significant = significant;
         self
@@ -217,5 +220,18 @@ impl ChildSpec {
     /// Name of the child.
     pub fn name(&self) -> &Name {
         &self.name
+    }
+
+    /// Rejects a permanent child marked significant: it is restarted after every exit, so it
+    /// never ends and could never shut the scope down. OTP rejects it too.
+    pub(crate) fn validate_significance(&self) -> Result<(), ConfigError> {
+        if self.significant && self.restart == RestartType::Permanent {
+            return Err(ConfigError::new(
+                "significant",
+                format!("child '{}' is permanent", self.name),
+                "only a transient or temporary child can be significant; set its restart type to transient or temporary, or leave it not significant",
+            ));
+        }
+        Ok(())
     }
 }
