@@ -329,6 +329,50 @@ async fn predicate_excludes_errors() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn panicking_predicate_counts_as_failure() {
+    // The predicate panics on `Service` errors. The trial call of a half-open breaker must
+    // still end as a failure: the caller gets its error, and the trial slot is not kept.
+    let breaker = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_timeout(Duration::from_secs(1))
+        .failure_predicate(|error| {
+            if matches!(error.downcast_ref::<CallError>(), Some(CallError::Service)) {
+                panic!("predicate bug");
+            }
+            true
+        })
+        .start()
+        .await
+        .unwrap();
+    let opening = breaker
+        .call(|| async { Err::<(), _>(CallError::BadRequest) })
+        .await;
+    assert!(matches!(
+        opening,
+        Err(BreakerError::Failed(CallError::BadRequest))
+    ));
+    assert_eq!(breaker.state(), BreakerState::Open);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let trial = tokio::spawn({
+        let breaker = breaker.clone();
+        async move { err(&breaker).await.map_err(|error| error.to_string()) }
+    })
+    .await
+    .expect("the predicate's panic stays inside the breaker");
+    assert_eq!(trial.unwrap_err(), "service failed");
+    settle().await;
+    assert_eq!(breaker.state(), BreakerState::Open);
+    let stats = breaker.stats();
+    assert_eq!(stats.failures, 2, "{stats:?}");
+    assert_eq!(
+        stats.calls - stats.rejections,
+        stats.successes + stats.failures + stats.cancellations,
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn late_failures_open_once() {
     let breaker = CircuitBreaker::builder()
         .failure_threshold(3)

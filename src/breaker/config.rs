@@ -172,7 +172,8 @@ impl BreakerBuilder {
     }
 
     /// Decides which operation errors count as failures; errors it returns `false` for count
-    /// as successes. Timeouts and panics always count as failures.
+    /// as successes. Timeouts and panics always count as failures, and so does an error on
+    /// which the predicate itself panics (the caller still gets the operation's error).
     ///
     /// Default: every error counts.
     pub fn failure_predicate<F>(mut self, is_failure: F) -> Self

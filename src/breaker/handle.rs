@@ -297,11 +297,24 @@ impl CircuitBreaker {
                 Ok(value)
             }
             Outcome::Done(Err(error)) => {
-                let counts = core
-                    .config
-                    .is_failure
-                    .as_ref()
-                    .is_none_or(|is_failure| is_failure(&error));
+                let counts =
+                    match core.config.is_failure.as_ref() {
+                        None => true,
+                        // A predicate that panics must not leave the permit taken (a half-open
+                        // breaker would reject every call), so its panic counts the call as failed.
+                        Some(is_failure) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                            || is_failure(&error),
+                        ))
+                        .unwrap_or_else(|panic| {
+                            tracing::warn!(
+                                breaker.name = %core.config.name,
+                                panic = %crate::util::panic_message(panic),
+                                error = %error,
+                                "breaker failure predicate panicked; the call counts as a failure"
+                            );
+                            true
+                        }),
+                    };
                 if counts {
                     core.failed(permit);
                 } else {

@@ -16,7 +16,8 @@ pub struct BreakerStats {
     pub rejections: u64,
     /// Calls that exceeded the call timeout (also counted in `failures`).
     pub timeouts: u64,
-    /// Admitted calls cancelled by their caller.
+    /// Calls cancelled by their caller: admitted calls cancelled while they ran, and calls
+    /// whose task was already cancelled when they arrived (those are never admitted).
     pub cancellations: u64,
     /// Transitions to open (not counting forced ones).
     pub openings: u64,
