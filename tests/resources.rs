@@ -532,3 +532,53 @@ async fn scope_stopped_by_ractor_finishes_in_order() {
     assert_eq!(released(&log), owners_in_reverse());
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn timed_out_release_panicking_on_drop_is_recorded() {
+    // The release hangs past the release timeout, and its state panics when the library drops
+    // it. The release must still be recorded as timed out, or `wait` would never return.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("drop of the release state panicked");
+            }
+        }
+    }
+
+    let manager = manager().await;
+    let log = Log::default();
+    let scope = manager
+        .scope_with(ScopeOptions::new("drop-panics").release_timeout(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    scope.register(Recorded::new("after", &log)).unwrap();
+    scope
+        .register(release_fn("sticky", || async {
+            let _state = PanicsOnDrop;
+            std::future::pending::<()>().await;
+            Ok::<(), std::io::Error>(())
+        }))
+        .unwrap();
+
+    let error = tokio::time::timeout(Duration::from_secs(30), scope.wait())
+        .await
+        .expect("wait returns")
+        .unwrap_err();
+    match error {
+        ScopeError::ReleaseFailed { source, .. } => {
+            assert!(
+                matches!(source.failure, ReleaseFailure::TimedOut(t) if t == Duration::from_millis(100)),
+                "{source}"
+            );
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(released(&log), vec!["released:after"]);
+    let stats = manager.stats();
+    assert_eq!(stats.resources_registered, 2, "{stats:?}");
+    assert_eq!(stats.resources_released, 1, "{stats:?}");
+    assert_eq!(stats.resources_failed, 1, "{stats:?}");
+    manager.shutdown().await.unwrap();
+}

@@ -628,3 +628,87 @@ async fn open_scope_after_task_ended_is_closed() {
     assert!(matches!(error, ScopeError::Closed { .. }), "{error}");
     manager.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn child_scope_inherits_opener_deadline() {
+    // The opener has a 1 s timeout and its scope no deadline. Tasks in the child scopes it
+    // opens see the opener's deadline, with or without a longer deadline of their own.
+    let manager = manager().await;
+    let scope = manager.scope("outer").await.unwrap();
+    let opener = scope
+        .spawn(
+            Task::new("opener", |ctx: Context| async move {
+                let own = ctx.deadline().expect("the opener has a timeout");
+                let plain = ctx.open_scope("plain").await?;
+                let leaf = plain.spawn(Task::new("leaf", |ctx: Context| async move {
+                    Ok::<_, BoxError>(ctx.deadline())
+                }))?;
+                plain.wait().await?;
+                let in_plain = *leaf.result()?;
+                let in_longer = ctx
+                    .with_timeout("longer", Duration::from_secs(60), |child| async move {
+                        let leaf = child.spawn(Task::new("leaf", |ctx: Context| async move {
+                            Ok::<_, BoxError>(ctx.deadline())
+                        }))?;
+                        child.wait().await?;
+                        Ok(leaf.result().map(|deadline| *deadline))
+                    })
+                    .await??;
+                Ok::<_, BoxError>((own, in_plain, in_longer))
+            })
+            .timeout(Duration::from_secs(1)),
+        )
+        .unwrap();
+    scope.wait().await.unwrap();
+
+    let (own, in_plain, in_longer) = *opener.result().unwrap();
+    assert_eq!(in_plain, Some(own));
+    assert_eq!(in_longer, Some(own));
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_scope_shows_under_its_opener() {
+    let manager = manager().await;
+    let scope = manager.scope("outer").await.unwrap();
+    let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
+    let opener = scope
+        .spawn(Task::new("opener", move |ctx: Context| async move {
+            let inner = ctx.open_scope("inner").await?;
+            inner.spawn(Task::new("leaf", |_ctx: Context| async {
+                std::future::pending::<()>().await;
+                Ok::<_, BoxError>(())
+            }))?;
+            let _ = opened_tx.send(inner.id());
+            inner.wait().await?;
+            Ok::<_, BoxError>(())
+        }))
+        .unwrap();
+    let inner_id = opened_rx.await.unwrap();
+
+    let actors = live_below(&manager);
+    let inner = actors
+        .iter()
+        .find(|actor| actor.id == inner_id.as_u64())
+        .expect("the child scope is live");
+    assert_eq!(inner.kind, ActorKind::Scope);
+    assert_eq!(inner.parent, Some(opener.id().as_u64()));
+    let tree = manager.tree().to_string();
+    let opener_line = tree
+        .lines()
+        .position(|line| line.contains("'opener'"))
+        .unwrap();
+    let inner_line = tree
+        .lines()
+        .position(|line| line.contains("'inner'"))
+        .unwrap();
+    let indent = |index: usize| {
+        let line = tree.lines().nth(index).unwrap();
+        line.find(|c: char| c.is_alphanumeric()).unwrap()
+    };
+    assert!(indent(inner_line) > indent(opener_line), "{tree}");
+
+    scope.cancel();
+    let _ = scope.wait().await;
+    manager.shutdown().await.unwrap();
+}

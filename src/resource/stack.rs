@@ -1,3 +1,4 @@
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use tokio::sync::Notify;
 use super::release::Entry;
 use super::{ReleaseError, ReleaseFailure, Resource};
 use crate::observe::Hub;
-use crate::util::{lock, CatchUnwind};
+use crate::util::{lock, panic_message, CatchUnwind};
 use crate::{Name, ScopeId, TaskId};
 
 /// Counts resources registered but not yet released, for a scope and everything under it.
@@ -196,7 +197,20 @@ impl ReleaseStack {
 
     async fn release_one(&self, entry: Entry) {
         let Entry { name, release } = entry;
-        let outcome = tokio::time::timeout(self.timeout, CatchUnwind::new(release())).await;
+        let mut future = CatchUnwind::new(release());
+        let outcome = tokio::time::timeout(self.timeout, &mut future).await;
+        // A release cut off by the timeout is dropped here, and a panic in a `Drop` of its
+        // state must not end this task before the outcome is recorded: the owner's `wait`
+        // waits for every release to be recorded.
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future))) {
+            tracing::warn!(
+                scope.name = %self.owner.scope,
+                scope.id = %self.owner.scope_id,
+                resource.name = %name,
+                panic = %panic_message(panic),
+                "resource release panicked while it was dropped"
+            );
+        }
         let failure = match outcome {
             Ok(Ok(Ok(()))) => None,
             Ok(Ok(Err(error))) => Some(ReleaseFailure::Failed(Arc::from(error))),

@@ -19,4 +19,4 @@ pub use policy::FailurePolicy;
 pub use progress::Progress;
 pub use scope_ref::ScopeRef;
 pub(crate) use shared::ParentKind;
-pub(crate) use start::{start, start_child, Seed, DEFAULT_RELEASE_TIMEOUT};
+pub(crate) use start::{start, start_child, Opener, Seed, DEFAULT_RELEASE_TIMEOUT};

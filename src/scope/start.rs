@@ -99,25 +99,39 @@ pub(crate) async fn start(options: ScopeOptions, seed: Seed) -> Result<Scope, Sc
     }
 }
 
-/// Starts a child scope of `parent`, linked under `task`, the task actor that opens it.
+/// The task that opens a child scope: its actor, its id in the live-actor registry and its
+/// effective deadline.
+pub(crate) struct Opener {
+    pub(crate) actor: ActorCell,
+    pub(crate) id: u64,
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// Starts a child scope of `parent`, linked under the task actor that opens it. The scope
+/// shows under that task in the tree, and its deadline is at most the task's effective
+/// deadline, which already includes the task's own timeout and `parent`'s deadline.
 pub(crate) async fn start_child(
     parent: &ScopeRef,
     options: ScopeOptions,
-    task: ActorCell,
+    opener: Opener,
 ) -> Result<Scope, ScopeError> {
     let shared = parent.shared();
     let id = ScopeId::next();
+    let parent_deadline = match (shared.deadline, opener.deadline) {
+        (Some(scope), Some(task)) => Some(scope.min(task)),
+        (scope, task) => scope.or(task),
+    };
     let seed = Seed {
         id,
         hub: Arc::clone(&shared.hub),
         cancel: CancelNode::child(&shared.cancel, Inherit::Wrapped),
-        parent_deadline: shared.deadline,
+        parent_deadline,
         release_timeout: shared.release_timeout,
         group: ReleaseGroup::child(&shared.tasks),
         span: shared.span.clone(),
         parent: ParentKind::Task,
-        parent_id: Some(shared.id.as_u64()),
-        supervisor: Some(task),
+        parent_id: Some(opener.id),
+        supervisor: Some(opener.actor),
     };
     start(options, seed).await
 }

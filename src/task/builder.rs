@@ -82,6 +82,10 @@ impl<T: Send + Sync + 'static> Task<T> {
     /// the body is dropped and the task fails with [`TaskError::TimedOut`](crate::TaskError).
     /// The task's effective deadline is the earlier of this and its scope's deadline.
     ///
+    /// The body is dropped at an await: a body that blocks its thread past the timeout and
+    /// then returns without awaiting keeps its result (see the crate docs, "What is not
+    /// covered").
+    ///
     /// Default: none. A zero timeout is rejected by `spawn`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);

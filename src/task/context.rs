@@ -173,7 +173,9 @@ impl Context {
     }
 
     /// Opens a child scope of this task's scope. Cancelling the parent scope cancels it (cause
-    /// [`CancelCause::ParentCancelled`]); its deadline is at most the parent's. Its failure
+    /// [`CancelCause::ParentCancelled`]); its deadline is at most this task's effective
+    /// deadline ([`Context::deadline`]), which includes the task's own timeout. The tree shows
+    /// it under this task. Its failure
     /// reaches the parent only through this task's result. If it is still open when this task
     /// ends, it is cancelled and awaited before this task's outcome is final.
     ///
@@ -196,7 +198,12 @@ impl Context {
         if self.is_cancelled() || !running {
             return Err(parent.closed_error());
         }
-        let scope = crate::scope::start_child(parent, options, self.inner.actor.clone()).await?;
+        let opener = crate::scope::Opener {
+            actor: self.inner.actor.clone(),
+            id: self.inner.task_id.as_u64(),
+            deadline: self.inner.deadline,
+        };
+        let scope = crate::scope::start_child(parent, options, opener).await?;
         let mut children = lock(&self.inner.children);
         // Forget scopes that already finished, so a task that opens many scopes in turn does
         // not keep them all.
