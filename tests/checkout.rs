@@ -271,6 +271,34 @@ async fn deadline_below_latency_answers_504() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_timeout_answers_504_not_502() {
+    // The charge step times out before the breaker's call timeout. Its 504 must not lose a
+    // race against the payment client's own HTTP timeout, which would respond with 502.
+    bounded(async {
+        let app = start(&[
+            "--payment-mode",
+            "hang",
+            "--breaker-call-timeout",
+            "5s",
+            "--charge-timeout",
+            "500ms",
+        ])
+        .await;
+        let before = audit(&app).await;
+        for _ in 0..4 {
+            let (status, body) = order(&app, &[(2, 1)]).await;
+            assert_eq!(status, 504, "{body}");
+            assert_eq!(body["code"], "charge_timed_out", "{body}");
+        }
+        let after = audit(&app).await;
+        assert_eq!(after.stock, before.stock);
+        assert_eq!(after.held, 0);
+        app.shutdown().await.expect("clean shutdown");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_4xx_and_writes_nothing() {
     bounded(async {
         let app = start(&["--max-body", "1024"]).await;
@@ -282,6 +310,24 @@ async fn bad_input_gets_4xx_and_writes_nothing() {
             ("malformed", r#"{"user_id": "ada", "items": ["#.to_string(), 400, "not valid JSON"),
             ("empty body", String::new(), 400, "not valid JSON"),
             ("not an object", "[1, 2]".to_string(), 422, "invalid type"),
+            (
+                "cart as an array",
+                r#"["ada", [[1, 2]], "tok_visa"]"#.to_string(),
+                422,
+                "expected a JSON object",
+            ),
+            (
+                "line as an array",
+                r#"{"user_id": "ada", "items": [[1, 2]], "payment_token": "t"}"#.to_string(),
+                422,
+                "items[0]: invalid type: an array",
+            ),
+            (
+                "duplicate field",
+                r#"{"user_id": "ada", "user_id": "bob", "items": [{"product_id": 1, "quantity": 1}], "payment_token": "t"}"#.to_string(),
+                422,
+                "duplicate field",
+            ),
             ("unknown product", cart(&[(999, 1)]).to_string(), 422, "product 999 does not exist"),
             ("zero quantity", cart(&[(1, 0)]).to_string(), 422, "quantity 0 is out of range"),
             ("negative quantity", cart(&[(1, -3)]).to_string(), 422, "quantity -3 is out of range"),
@@ -479,6 +525,33 @@ async fn invalid_settings_are_rejected() {
     assert!(text.contains("--pool-size 0 is invalid"), "{text}");
     assert!(text.contains("--deadline 0s is invalid"), "{text}");
     assert!(Settings::try_parse_from(["checkout", "--deadline", "soon"]).is_err());
+
+    let busy = Settings::parse_from(["checkout", "--db-busy-timeout", "25days"]);
+    let error = App::start(busy).await.err().expect("start fails");
+    let text = error.to_string();
+    assert!(
+        text.contains("--db-busy-timeout 25days is too long"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_timeouts_do_not_overflow() {
+    // Each flag alone fits in a `Duration`, their sum does not: the request timeout saturates
+    // instead of panicking in every request.
+    bounded(async {
+        let app = start(&[
+            "--deadline",
+            "10000000000000000000s",
+            "--release-timeout",
+            "10000000000000000000s",
+        ])
+        .await;
+        let (status, body) = order(&app, &[(1, 1)]).await;
+        assert_eq!(status, 200, "{body}");
+        app.shutdown().await.expect("clean shutdown");
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,8 +64,11 @@ async fn main() -> ExitCode {
         eprintln!("{problem}");
         return ExitCode::from(2);
     }
-    for warning in cli.settings.warnings() {
-        eprintln!("warning: {warning}");
+    // Warnings only make sense for valid settings; invalid ones are reported by `App::start`.
+    if cli.settings.check().is_ok() {
+        for warning in cli.settings.warnings() {
+            eprintln!("warning: {warning}");
+        }
     }
     let app = match App::start(cli.settings).await {
         Ok(app) => app,

@@ -51,7 +51,27 @@ pub struct Cart {
 /// [`CheckoutError::MalformedJson`] when the body is not JSON, [`CheckoutError::InvalidCart`]
 /// naming the field and the rule when it is not a valid cart.
 pub fn parse(body: &[u8], max_quantity: i64) -> Result<Cart, CheckoutError> {
-    // The path names the field at fault, as in `items[0].quantity: invalid type: ...`.
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| CheckoutError::MalformedJson(error.to_string()))?;
+    // serde reads a struct from a JSON array too, by position, so the cart and its lines are
+    // checked to be objects first.
+    if !value.is_object() {
+        return Err(CheckoutError::InvalidCart(format!(
+            "invalid type: the cart is {}, expected a JSON object with user_id, items and payment_token",
+            json_kind(&value)
+        )));
+    }
+    if let Some(items) = value.get("items").and_then(serde_json::Value::as_array) {
+        if let Some((index, line)) = items.iter().enumerate().find(|(_, line)| !line.is_object()) {
+            return Err(CheckoutError::InvalidCart(format!(
+                "items[{index}]: invalid type: {}, expected an object with product_id and quantity",
+                json_kind(line)
+            )));
+        }
+    }
+    // Parsed again from the bytes, not from `value`, because `value` kept only the last of
+    // duplicate keys and this parse rejects them. The path names the field at fault, as in
+    // `items[0].quantity: invalid type: ...`.
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let cart: CartBody = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -64,9 +84,6 @@ pub fn parse(body: &[u8], max_quantity: i64) -> Result<Cart, CheckoutError> {
             CheckoutError::InvalidCart(format!("{path}: {error}"))
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|error| CheckoutError::MalformedJson(error.to_string()))?;
     check_text("user_id", &cart.user_id)?;
     check_text("payment_token", &cart.payment_token)?;
     if cart.items.is_empty() {
@@ -121,4 +138,16 @@ fn check_text(field: &str, value: &str) -> Result<(), CheckoutError> {
         )));
     }
     Ok(())
+}
+
+/// Names the JSON type of `value` for an error message.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }

@@ -199,7 +199,11 @@ impl App {
             .start()
             .await?;
 
-        let payments = PaymentClient::new(backend.url(), settings.charge_timeout)?;
+        // The HTTP timeout only bounds charges that the checkout abandoned. At the charge
+        // timeout itself it would fire in the same timer tick as the charge step's timeout
+        // and could win, turning a 504 into a 502, so it is twice as long.
+        let payments =
+            PaymentClient::new(backend.url(), settings.charge_timeout.saturating_mul(2))?;
         let policy: RestartPolicy = toml::from_str(PAYMENT_POLICY)?;
         let supervisor = manager
             .supervise(

@@ -92,7 +92,11 @@ impl Settings {
     /// The maximum time a request may take: its body, the checkout's deadline, a database
     /// statement that waits for a lock, and the compensation.
     pub fn request_timeout(&self) -> Duration {
-        self.deadline + self.db_busy_timeout + self.release_timeout
+        // Saturating: each flag may be huge on its own, and a sum past `Duration::MAX` means
+        // no limit, not a panic.
+        self.deadline
+            .saturating_add(self.db_busy_timeout)
+            .saturating_add(self.release_timeout)
     }
 
     /// Lists settings that are valid but defeat part of the design, each with the fix.
@@ -139,6 +143,15 @@ impl Settings {
             problems.push(format!(
                 "--breaker-reset {} is too long: it grows up to 8 times after failed trials and the breaker allows at most 24 days; use at most 3d",
                 humantime::format_duration(self.breaker_reset)
+            ));
+        }
+        // SQLite takes its busy timeout in milliseconds as a 32-bit signed integer.
+        let longest_busy_timeout = Duration::from_millis(i32::MAX as u64);
+        if self.db_busy_timeout > longest_busy_timeout {
+            problems.push(format!(
+                "--db-busy-timeout {} is too long: SQLite allows at most {}; use at most 24d",
+                humantime::format_duration(self.db_busy_timeout),
+                humantime::format_duration(longest_busy_timeout)
             ));
         }
         if self.breaker_failures == 0 {
