@@ -297,24 +297,7 @@ impl CircuitBreaker {
                 Ok(value)
             }
             Outcome::Done(Err(error)) => {
-                let counts =
-                    match core.config.is_failure.as_ref() {
-                        None => true,
-                        // A predicate that panics must not leave the permit taken (a half-open
-                        // breaker would reject every call), so its panic counts the call as failed.
-                        Some(is_failure) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                            || is_failure(&error),
-                        ))
-                        .unwrap_or_else(|panic| {
-                            tracing::warn!(
-                                breaker.name = %core.config.name,
-                                panic = %crate::util::panic_message(panic),
-                                error = %error,
-                                "breaker failure predicate panicked; the call counts as a failure"
-                            );
-                            true
-                        }),
-                    };
+                let counts = counts_as_failure(core, &error);
                 if counts {
                     core.failed(permit);
                 } else {
@@ -419,4 +402,24 @@ impl CircuitBreaker {
             Err(error) => Err(stopped(error.to_string())),
         }
     }
+}
+
+/// Asks the failure predicate whether `error` counts as a failure. A predicate that panics
+/// must not leave the call's permit taken (a half-open breaker would then reject every call),
+/// so its panic counts the call as failed.
+fn counts_as_failure<E: std::error::Error + 'static>(core: &Core, error: &E) -> bool {
+    let Some(is_failure) = core.config.is_failure.as_ref() else {
+        return true;
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| is_failure(error))).unwrap_or_else(
+        |panic| {
+            tracing::warn!(
+                breaker.name = %core.config.name,
+                panic = %crate::util::panic_message(panic),
+                error = %error,
+                "breaker failure predicate panicked; the call counts as a failure"
+            );
+            true
+        },
+    )
 }
