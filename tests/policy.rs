@@ -118,6 +118,14 @@ fn zero_graceful_shutdown_rejected() {
         .unwrap_err()
         .to_string();
     assert!(extra.contains("timeout"), "{extra}");
+    let kill: ShutdownPolicy = toml::from_str("kind = \"kill\"").unwrap();
+    assert_eq!(kill, ShutdownPolicy::Kill);
+    let none: Backoff = toml::from_str("kind = \"none\"").unwrap();
+    assert_eq!(none, Backoff::None);
+    for policy in [ShutdownPolicy::Kill, ShutdownPolicy::default()] {
+        let written = toml::to_string(&policy).unwrap();
+        assert_eq!(toml::from_str::<ShutdownPolicy>(&written).unwrap(), policy);
+    }
     let read: ShutdownPolicy = toml::from_str("kind = \"graceful\"\ntimeout = \"2s\"").unwrap();
     assert_eq!(
         read,
