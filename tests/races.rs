@@ -237,3 +237,120 @@ async fn subscribe_racing_shutdown_ends() {
         assert!(matches!(received, Ok(None)), "{received:?}");
     }
 }
+
+/// Builds a task that sleeps for `for_ms`.
+fn sleeper(name: &str, for_ms: u64) -> Task<()> {
+    Task::new(name, move |_ctx: Context| async move {
+        tokio::time::sleep(Duration::from_millis(for_ms)).await;
+        Ok::<(), BoxError>(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_scope_ends_tasks_not_started() {
+    // One task runs under a limit of 1, two wait for the slot and two wait for a dependency.
+    // None of the four has an actor when the scope is killed; each must still end.
+    let manager = Manager::start(ManagerConfig::new("kill-unstarted"))
+        .await
+        .unwrap();
+    let scope = manager
+        .scope_with(ractor_scope::ScopeOptions::new("limited").limit(1))
+        .await
+        .unwrap();
+    let running = scope.spawn(sleeper("running", 30_000)).unwrap();
+    let mut waiting = Vec::new();
+    for index in 0..2 {
+        waiting.push(
+            scope
+                .spawn(sleeper(&format!("slot-{index}"), 30_000))
+                .unwrap(),
+        );
+        waiting.push(
+            scope
+                .spawn(sleeper(&format!("dependent-{index}"), 30_000).after(&running))
+                .unwrap(),
+        );
+    }
+    tokio::time::timeout(BOUND, async {
+        while manager.stats().tasks_running == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the first task runs");
+
+    let scope_actor = manager
+        .live_actors()
+        .into_iter()
+        .find(|actor| actor.kind == ActorKind::Scope)
+        .expect("the scope is live");
+    scope_actor.cell.kill();
+    let result = tokio::time::timeout(BOUND, scope.wait())
+        .await
+        .expect("wait returns");
+    assert!(
+        matches!(result, Err(ScopeError::Killed { .. })),
+        "{result:?}"
+    );
+
+    for handle in &waiting {
+        let joined = tokio::time::timeout(BOUND, handle.join())
+            .await
+            .expect("a task that never started still ends");
+        assert!(joined.unwrap_err().is_cancelled());
+        assert_eq!(handle.state(), TaskState::Cancelled);
+    }
+    let stats = manager.stats();
+    assert_eq!(stats.tasks_pending, 0, "{stats:?}");
+    assert_eq!(stats.tasks_running, 0, "{stats:?}");
+    assert_eq!(stats.tasks_cancelled, 5, "{stats:?}");
+    manager.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_task_killed_in_cleanup_stays_failed() {
+    // The task fails, then its actor is killed while its resource is being released. Its own
+    // failure cancelled the scope, but its outcome stays the failure.
+    let manager = Manager::start(ManagerConfig::new("fail-then-kill"))
+        .await
+        .unwrap();
+    let scope = manager.scope("failing").await.unwrap();
+    let (releasing_tx, releasing_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = scope
+        .spawn(Task::new("failing", move |ctx: Context| async move {
+            ctx.register(ractor_scope::release_fn("slow", move || async move {
+                let _ = releasing_tx.send(());
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok::<(), std::io::Error>(())
+            }))?;
+            Err::<(), BoxError>("boom".into())
+        }))
+        .unwrap();
+    tokio::time::timeout(BOUND, releasing_rx)
+        .await
+        .expect("the release starts")
+        .unwrap();
+    let task_actor = manager
+        .live_actors()
+        .into_iter()
+        .find(|actor| actor.kind == ActorKind::Task)
+        .expect("the task is live");
+    task_actor.cell.kill();
+
+    let result = tokio::time::timeout(BOUND, scope.wait())
+        .await
+        .expect("wait returns");
+    assert!(
+        matches!(result, Err(ScopeError::TaskFailed { .. })),
+        "{result:?}"
+    );
+    assert_eq!(task.state(), TaskState::Failed);
+    let stats = manager.stats();
+    assert_eq!(stats.tasks_failed, 1, "{stats:?}");
+    assert_eq!(stats.tasks_cancelled, 0, "{stats:?}");
+    assert_eq!(
+        stats.error_reports_published, stats.tasks_failed,
+        "{stats:?}"
+    );
+    manager.shutdown().await.unwrap();
+}

@@ -71,6 +71,25 @@ impl Drop for ScopeGuard {
     }
 }
 
+/// On a kill, the tasks still in the scheduler (waiting for a dependency or for a slot) end
+/// as cancelled here, before the guard makes the result final: they have no actor, so nothing
+/// else would ever finish them.
+impl Drop for ScopeActorState {
+    fn drop(&mut self) {
+        let shared = &self.scope.shared;
+        if self.finished || shared.result().is_some() {
+            return;
+        }
+        shared.force_close();
+        self.scope.cancel_with(CancelCause::ActorStopped {
+            scope: shared.name.clone(),
+        });
+        for launch in self.scheduler.take_unstarted() {
+            self.scope.finish_unstarted(launch.slot.as_ref());
+        }
+    }
+}
+
 impl Actor for ScopeActor {
     type Msg = ScopeMsg;
     type State = ScopeActorState;

@@ -47,31 +47,53 @@ struct TaskGuard {
     slot: Arc<dyn TaskSlot>,
     started: Option<Instant>,
     registration: Registration,
+    /// The outcome `run` decided before its cleanup. A kill during the cleanup makes it final,
+    /// so that a task that failed is not reported as cancelled by its own failure.
+    decided: Option<Result<(), TaskError>>,
+}
+
+impl TaskGuard {
+    /// Finishes a task killed (or whose parent exited) before its body reached its end: as
+    /// cancelled when its scope was cancelled, as killed otherwise.
+    fn finish_killed(&self, scope: &ScopeRef, from: TaskState, ran_for: Duration) {
+        let error = match self.ctx.cancel_cause() {
+            Some(cause) => TaskError::Cancelled {
+                task: self.slot.name().clone(),
+                task_id: self.slot.id(),
+                cause,
+            },
+            None => TaskError::Killed {
+                task: self.slot.name().clone(),
+                task_id: self.slot.id(),
+            },
+        };
+        if self.slot.finish(Err(error.clone())) {
+            scope.record_task_finished(from, error.state(), ran_for);
+            if error.is_failure() {
+                scope.record_failure(&error);
+            }
+        }
+    }
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         let scope = self.ctx.scope().clone();
         if !self.slot.is_finished() {
-            // Killed, or its parent exited, before the body reached its end.
             let from = self.slot.state();
-            let error = match self.ctx.cancel_cause() {
-                Some(cause) => TaskError::Cancelled {
-                    task: self.slot.name().clone(),
-                    task_id: self.slot.id(),
-                    cause,
-                },
-                None => TaskError::Killed {
-                    task: self.slot.name().clone(),
-                    task_id: self.slot.id(),
-                },
-            };
-            if self.slot.finish(Err(error.clone())) {
-                let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
-                scope.record_task_finished(from, error.state(), ran_for);
-                if error.is_failure() {
-                    scope.record_failure(&error);
+            let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
+            if let Some(decided) = self.decided.take() {
+                // Killed during the cleanup: the outcome was decided, and a failure was
+                // already recorded with the scope.
+                let to = match &decided {
+                    Ok(()) => TaskState::Completed,
+                    Err(error) => error.state(),
+                };
+                if self.slot.finish(decided) {
+                    scope.record_task_finished(from, to, ran_for);
                 }
+            } else {
+                self.finish_killed(&scope, from, ran_for);
             }
             // Release in order in the background: the child scopes' resources first, then
             // this task's.
@@ -160,6 +182,7 @@ impl Actor for TaskActor {
                 slot: launch.slot,
                 started: None,
                 registration,
+                decided: None,
             },
         })
     }
@@ -295,6 +318,7 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
     }
 
     // Cleanup, then make the outcome final.
+    guard.decided = Some(outcome.clone());
     ctx.close_children().await;
     if let Some(stack) = ctx.close_resources() {
         stack.drain().await;
