@@ -1286,3 +1286,48 @@ async fn given_up_supervisor_escalates_to_manager() {
     assert_eq!(parent.get_status(), ractor::ActorStatus::Running);
     parent.stop(None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervise_during_shutdown_is_stopped() {
+    // The shutdown is busy releasing a scope's slow resource when `supervise` is called. The
+    // new supervised scope must not be left for the shutdown timeout to kill.
+    let manager = Manager::start(
+        ManagerConfig::new("late-supervise").shutdown_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    let scope = manager.scope("slow").await.unwrap();
+    scope
+        .register(ractor_scope::release_fn("slow", || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<(), std::io::Error>(())
+        }))
+        .unwrap();
+    let shutting_down = manager.clone();
+    let shutdown = tokio::spawn(async move { shutting_down.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let log = Log::default();
+    let late = manager
+        .supervise(
+            SupervisorOptions::new("late"),
+            vec![child("worker", &log, 0, 0)],
+        )
+        .await;
+    let refused = late.expect_err("supervise during a shutdown fails");
+    assert!(refused.to_string().contains("shutting down"), "{refused}");
+
+    // A supervised scope left running would be killed at the shutdown timeout, and the
+    // shutdown would return `ShutdownTimedOut`.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), shutdown)
+        .await
+        .expect("shutdown returns")
+        .unwrap();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(
+        manager.live_actors().is_empty(),
+        "{:?}",
+        manager.live_actors()
+    );
+    drop(scope);
+}

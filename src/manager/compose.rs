@@ -99,7 +99,9 @@ impl Manager {
     ///
     /// # Errors
     ///
-    /// As [`Supervisor::start`](crate::Supervisor::start).
+    /// As [`Supervisor::start`](crate::Supervisor::start), and
+    /// [`SupervisorError::Stopped`](crate::SupervisorError::Stopped) when the manager is
+    /// shutting down (a scope started just as the shutdown began is stopped first).
     ///
     /// # Cancel safety
     ///
@@ -109,13 +111,31 @@ impl Manager {
         options: crate::SupervisorOptions,
         children: Vec<crate::ChildSpec>,
     ) -> Result<crate::Supervisor, crate::SupervisorError> {
+        let name = options.name.clone();
+        let shutting_down = || crate::SupervisorError::Stopped {
+            supervisor: name.clone(),
+            reason: "its parent (a manager, a task or your actor) is shutting down".to_string(),
+        };
+        if self.shared().is_closing() {
+            return Err(shutting_down());
+        }
         let (cell, hub) = self.supervisor_parent();
         let parent_id = Some(self.id().as_u64());
         let starting =
             crate::Supervisor::start_under(options, children, cell, false, Some(hub), parent_id)
                 .await?;
         // Tracked before the children start, so that a shutdown meanwhile stops it first.
-        self.track_supervisor(starting.stop_handle());
+        let stop = starting.stop_handle();
+        self.track_supervisor(stop.clone());
+        // The shutdown stops the supervised scopes it finds in the list once, when it begins.
+        // One added after that is stopped here, so the shutdown does not wait for it until
+        // its timeout.
+        if self.shared().is_closing() {
+            stop.stop();
+            let _ = starting.children_started().await;
+            let _ = stop.cell.wait(None).await;
+            return Err(shutting_down());
+        }
         starting.children_started().await
     }
 

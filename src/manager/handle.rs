@@ -135,7 +135,7 @@ impl Manager {
         })
     }
 
-    fn shared(&self) -> &Arc<ManagerShared> {
+    pub(super) fn shared(&self) -> &Arc<ManagerShared> {
         &self.inner.shared
     }
 
