@@ -646,6 +646,10 @@ async fn invalid_settings_rejected() {
             "reset_backoff max",
         ),
         (CircuitBreaker::builder().event_buffer(0), "event_buffer"),
+        (
+            CircuitBreaker::builder().event_buffer(usize::MAX),
+            "event_buffer",
+        ),
     ];
     for (builder, setting) in cases {
         match builder.start().await {
@@ -659,6 +663,41 @@ async fn invalid_settings_rejected() {
 fn start_outside_runtime_is_an_error() {
     let result = futures::executor::block_on(CircuitBreaker::builder().start());
     assert!(matches!(result, Err(BreakerError::NoRuntime)));
+}
+
+#[test]
+fn calls_outside_runtime_are_errors() {
+    // Started in a runtime, then used from a plain thread: calls that need tokio's timer
+    // return `NoRuntime` instead of panicking, and leave no call admitted.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (timed, untimed) = runtime.block_on(async {
+        let timed = CircuitBreaker::builder().start().await.unwrap();
+        let untimed = CircuitBreaker::builder()
+            .no_call_timeout()
+            .start()
+            .await
+            .unwrap();
+        (timed, untimed)
+    });
+    std::thread::spawn(move || {
+        let call = futures::executor::block_on(timed.call(|| async { Ok::<_, CallError>(1) }));
+        assert!(matches!(call, Err(BreakerError::NoRuntime)), "{call:?}");
+        let reset = futures::executor::block_on(timed.reset());
+        assert!(matches!(reset, Err(BreakerError::NoRuntime)), "{reset:?}");
+        let stats = timed.stats();
+        assert_eq!(stats.successes + stats.failures + stats.cancellations, 0);
+        assert_eq!(timed.state(), BreakerState::Closed);
+        // Without a call timeout no timer is needed, and the call runs.
+        let call = futures::executor::block_on(untimed.call(|| async { Ok::<_, CallError>(2) }));
+        assert_eq!(call.unwrap(), 2);
+    })
+    .join()
+    .unwrap();
+    drop(runtime);
 }
 
 #[tokio::test(start_paused = true)]

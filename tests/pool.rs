@@ -423,6 +423,37 @@ async fn invalid_settings_rejected() {
 }
 
 #[test]
+fn waiting_outside_runtime_is_an_error() {
+    // Started in a runtime, then used from a plain thread: an idle item is taken without a
+    // timer, but an acquire that would wait returns `NoRuntime` instead of panicking.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = runtime.block_on(async {
+        let pool = common::counting_pool("plain-thread", 1).await;
+        drop(pool.acquire(()).await.unwrap());
+        pool
+    });
+    std::thread::spawn(move || {
+        let held = futures::executor::block_on(pool.acquire(Duration::from_secs(1))).unwrap();
+        let waiting = futures::executor::block_on(pool.acquire(Duration::from_secs(1)));
+        assert!(matches!(waiting, Err(PoolError::NoRuntime)), "{waiting:?}");
+        drop(held);
+        let status = pool.status();
+        assert_eq!(
+            (status.waiters, status.in_use, status.idle),
+            (0, 0, 1),
+            "{status:?}"
+        );
+    })
+    .join()
+    .unwrap();
+    drop(runtime);
+}
+
+#[test]
 fn start_outside_runtime_is_an_error() {
     let started = futures::executor::block_on(
         ResourcePool::builder(1, || async { Ok::<_, BoxError>(()) }).start(),

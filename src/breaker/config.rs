@@ -4,6 +4,9 @@ use std::time::Duration;
 use super::{BreakerError, CircuitBreaker};
 use crate::{ConfigError, Name};
 
+/// The largest event buffer [`BreakerBuilder::event_buffer`] accepts.
+const MAX_EVENT_BUFFER: usize = 1 << 16;
+
 /// Decides which operation errors count as failures.
 pub(crate) type FailurePredicate =
     Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> bool + Send + Sync>;
@@ -165,7 +168,7 @@ impl BreakerBuilder {
 
     /// How many transitions each subscriber of [`CircuitBreaker::events`] buffers.
     ///
-    /// Default: 64. Zero is rejected.
+    /// Default: 64. Zero and values above 65,536 are rejected.
     pub fn event_buffer(mut self, capacity: usize) -> Self {
         self.config.event_buffer = capacity;
         self
@@ -266,6 +269,15 @@ impl BreakerBuilder {
                 "event_buffer",
                 0,
                 "each subscriber needs room for at least one event, for example 64",
+            ));
+        }
+        // tokio's broadcast channel allocates every slot up front and panics above
+        // `usize::MAX / 2`; transitions are rare, so a small bound loses nothing.
+        if config.event_buffer > MAX_EVENT_BUFFER {
+            return Err(ConfigError::new(
+                "event_buffer",
+                config.event_buffer,
+                "the event buffer holds at most 65,536 transitions; use a smaller value, for example 64",
             ));
         }
         Ok(())

@@ -53,8 +53,9 @@ pub enum BreakerError<E = Infallible> {
     /// An invalid setting.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The breaker was started outside a tokio runtime.
-    #[error("circuit breaker started outside a tokio runtime; start it from within a tokio runtime, for example under #[tokio::main]")]
+    /// The breaker was started, or called with a call timeout or controlled by hand, outside a
+    /// tokio runtime.
+    #[error("circuit breaker used outside a tokio runtime; start and call it from within a tokio runtime, for example under #[tokio::main]")]
     NoRuntime,
     /// The breaker's actor could not be started, or has stopped, so a manual control could not
     /// be applied.

@@ -183,6 +183,7 @@ impl CircuitBreaker {
     {
         // No race against a context here: the unused select arms made this future larger,
         // and the closed-state cost per call is a benchmark target (BENCHMARKS.md).
+        self.check_runtime()?;
         let mut guard = self.admit(None)?;
         let outcome = match Self::make(operation) {
             Ok(operation) => {
@@ -223,6 +224,7 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,
     {
+        self.check_runtime()?;
         let mut guard = self.admit(Some(ctx))?;
         let timeout = guard.core.config.call_timeout;
         let outcome = match Self::make(operation) {
@@ -255,6 +257,16 @@ impl CircuitBreaker {
     /// Counts the call and admits it. Returns an error when the caller's task is already
     /// cancelled or the breaker rejects calls.
     #[inline(always)]
+    /// Rejects a call that would need tokio's timer (for its call timeout) outside a runtime,
+    /// before it is admitted. A call without a timeout uses no timer, and the check (which
+    /// clones the runtime handle) is skipped on its path.
+    fn check_runtime<E>(&self) -> Result<(), BreakerError<E>> {
+        if self.inner.core.config.call_timeout.is_some() && !crate::util::in_runtime() {
+            return Err(BreakerError::NoRuntime);
+        }
+        Ok(())
+    }
+
     fn admit<E>(&self, ctx: Option<&Context>) -> Result<PermitGuard<'_>, BreakerError<E>> {
         let core = &*self.inner.core;
         Counters::add(&core.counters.calls);
@@ -379,6 +391,10 @@ impl CircuitBreaker {
         state: BreakerState,
         reason: TransitionReason,
     ) -> Result<Transition, BreakerError> {
+        // ractor's call timeout needs tokio's timer.
+        if !crate::util::in_runtime() {
+            return Err(BreakerError::NoRuntime);
+        }
         let stopped = |reason: String| BreakerError::Stopped {
             breaker: self.name().clone(),
             reason,

@@ -52,8 +52,8 @@ pub enum PoolError {
     /// An invalid setting.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The pool was started outside a tokio runtime.
-    #[error("pool started outside a tokio runtime; start it from within a tokio runtime, for example under #[tokio::main]")]
+    /// The pool was started, or an acquire had to wait, outside a tokio runtime.
+    #[error("pool used outside a tokio runtime; start it and acquire from within a tokio runtime, for example under #[tokio::main]")]
     NoRuntime,
     /// The pool's actor could not start, or has stopped.
     #[error("pool '{pool}' is not running: {reason}")]

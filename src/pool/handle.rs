@@ -302,6 +302,10 @@ impl<T: Send + 'static> ResourcePool<T> {
         front: bool,
     ) -> Result<Item<T>, PoolError> {
         let shared = &*self.inner.shared;
+        // Waiting needs tokio's timer for the acquire timeout.
+        if !crate::util::in_runtime() {
+            return Err(PoolError::NoRuntime);
+        }
         let (sender, receiver) = oneshot::channel();
         let settled = Arc::new(AtomicBool::new(false));
         let mut expired = Vec::new();
