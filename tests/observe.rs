@@ -206,3 +206,34 @@ async fn tree_shows_live_actors_only() {
     manager.shutdown().await.unwrap();
     assert_eq!(manager.tree().to_string(), "(no live actors)\n");
 }
+
+#[tokio::test(start_paused = true)]
+async fn tree_text_escapes_names() {
+    // Names are labels of any text. Escaped, a newline or a fake branch in a name cannot split
+    // an actor over several lines of the tree.
+    let manager = Manager::start(ManagerConfig::new("")).await.unwrap();
+    let scope = manager.scope("first\nsecond └─ fake").await.unwrap();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    for name in ["", "two\nlines", "quote ' inside", "ünïcødé"] {
+        let gate = Arc::clone(&gate);
+        scope
+            .spawn(Task::new(name, move |_ctx: Context| async move {
+                gate.notified().await;
+                Ok::<(), BoxError>(())
+            }))
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let tree = manager.tree();
+    let text = tree.to_string();
+    assert_eq!(text.lines().count(), tree.actors().len(), "{text}");
+    assert!(text.contains(r"'first\nsecond └─ fake'"), "{text}");
+    assert!(text.contains(r"'two\nlines'"), "{text}");
+    assert!(text.contains(r"'quote \' inside'"), "{text}");
+    assert!(text.contains("'ünïcødé'"), "{text}");
+
+    gate.notify_waiters();
+    scope.wait().await.unwrap();
+    manager.shutdown().await.unwrap();
+}

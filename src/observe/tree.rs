@@ -76,7 +76,13 @@ fn write_node(
         ActorKind::Task => format!("t{}", actor.id),
         _ => format!("#{}", actor.id),
     };
-    write!(f, "{branch}{} '{}' {id}", actor.kind, actor.name)?;
+    // Names are labels of any text: escaping keeps one actor per line, whatever they contain.
+    write!(
+        f,
+        "{branch}{} '{}' {id}",
+        actor.kind,
+        actor.name.escape_debug()
+    )?;
     if let Some(state) = actor.task_state {
         write!(f, " {state}")?;
     }
