@@ -1,4 +1,5 @@
-//! Tracing: spans nest manager, scope and task, and levels follow the contract.
+//! Tracing: spans nest manager, scope and task (and manager, supervised scope and child), and
+//! levels follow the contract.
 //!
 //! This file contains one test so that it can install a global subscriber. tracing caches which
 //! callsites are enabled process-wide, and a thread-local subscriber in a shared test binary
@@ -6,7 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use ractor_scope::{BoxError, Context, Manager, ManagerConfig, Task};
+use ractor_scope::{
+    BoxError, ChildContext, ChildSpec, Context, Manager, ManagerConfig, SupervisorOptions, Task,
+};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
@@ -82,6 +85,28 @@ async fn first_error_logged_at_warn_inside_nested_spans() {
         }))
         .unwrap();
     let _ = scope.wait().await;
+
+    // A supervised scope under the manager: its decisions and its task children's events nest
+    // under the manager's span too.
+    let supervisor = manager
+        .supervise(
+            SupervisorOptions::new("traced-supervisor"),
+            vec![ChildSpec::task(
+                "traced-child",
+                |ctx: ChildContext| async move {
+                    tracing::info!("child body ran");
+                    if ctx.restarts() == 0 {
+                        return Err::<(), BoxError>("first run fails".into());
+                    }
+                    ctx.cancelled().await;
+                    Ok(())
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    supervisor.shutdown().await.unwrap();
     manager.shutdown().await.unwrap();
 
     let events = capture.0.lock().unwrap().clone();
@@ -98,4 +123,29 @@ async fn first_error_logged_at_warn_inside_nested_spans() {
     assert!(spans[2].starts_with("task{"), "{spans:?}");
     assert!(spans[2].contains("task.name=traced-task"), "{spans:?}");
     assert!(events.iter().all(|(level, _, _)| *level != Level::ERROR));
+
+    let (_, _, spans) = events
+        .iter()
+        .find(|(_, fields, _)| fields.contains("supervisor decision"))
+        .unwrap_or_else(|| panic!("no supervisor decision in {events:#?}"));
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert!(spans[0].starts_with("manager{"), "{spans:?}");
+    assert!(spans[1].starts_with("supervisor{"), "{spans:?}");
+    assert!(
+        spans[1].contains("supervisor.name=traced-supervisor"),
+        "{spans:?}"
+    );
+    let runs: Vec<&Vec<String>> = events
+        .iter()
+        .filter(|(_, fields, _)| fields.contains("child body ran"))
+        .map(|(_, _, spans)| spans)
+        .collect();
+    assert_eq!(runs.len(), 2, "{events:#?}");
+    for spans in runs {
+        assert_eq!(spans.len(), 3, "{spans:?}");
+        assert!(spans[0].starts_with("manager{"), "{spans:?}");
+        assert!(spans[1].starts_with("supervisor{"), "{spans:?}");
+        assert!(spans[2].starts_with("child{"), "{spans:?}");
+        assert!(spans[2].contains("child.name=traced-child"), "{spans:?}");
+    }
 }

@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     /// Cancelled when the owner stops the scope. ractor handles a stop only after the running
     /// handler returns, so a child start still running (one that hangs) is abandoned on this.
     pub(crate) stopping: CancellationToken,
+    /// The scope's span, under its manager's (or its parent scope's) span. Decisions are logged
+    /// in it, and task children run in spans under it.
+    pub(crate) span: tracing::Span,
 }
 
 /// The handle an owner (a manager, a task) keeps to stop a supervised scope it started.
@@ -111,10 +114,10 @@ impl State {
     fn emit(&self, event: SupervisorEvent) {
         match &event {
             SupervisorEvent::GaveUp { .. } | SupervisorEvent::ChildKilled { .. } => {
-                tracing::warn!(supervisor.name = %self.options.name, event = ?event, "supervisor decision")
+                tracing::warn!(parent: &self.shared.span, supervisor.name = %self.options.name, event = ?event, "supervisor decision")
             }
             _ => {
-                tracing::info!(supervisor.name = %self.options.name, event = ?event, "supervisor decision")
+                tracing::info!(parent: &self.shared.span, supervisor.name = %self.options.name, event = ?event, "supervisor decision")
             }
         }
         let _ = self.events.send(event);
@@ -147,6 +150,7 @@ impl State {
                 root: self.shared.root,
                 hub: self.shared.hub.clone(),
                 stopping: self.shared.stopping.clone(),
+                span: self.shared.span.clone(),
             };
             // A start that panics counts as a failed start. A user's start still running when
             // the owner stops the scope is abandoned, so that the stop can proceed.
@@ -558,6 +562,7 @@ pub(crate) async fn spawn_nested(
         Some(parent.root),
         false,
         parent.stopping.child_token(),
+        Some(&parent.span),
     );
     let stopping = shared.stopping.clone();
     let parent = parent.cell;
@@ -617,9 +622,25 @@ pub(crate) fn new_shared(
     root: Option<u64>,
     keep_first_events: bool,
     stopping: CancellationToken,
+    parent_span: Option<&tracing::Span>,
 ) -> (Arc<Shared>, broadcast::Sender<SupervisorEvent>) {
     let (events, first_events) = broadcast::channel(EVENT_BUFFER);
     let id = crate::names::next_id();
+    // Under the manager's or the parent scope's span; a scope started on its own takes the
+    // caller's current span as its parent.
+    let span = match parent_span {
+        Some(parent) => tracing::info_span!(
+            parent: parent,
+            "supervisor",
+            supervisor.name = %options.name,
+            supervisor.id = id,
+        ),
+        None => tracing::info_span!(
+            "supervisor",
+            supervisor.name = %options.name,
+            supervisor.id = id,
+        ),
+    };
     let shared = Arc::new(Shared {
         name: options.name.clone(),
         id,
@@ -631,6 +652,7 @@ pub(crate) fn new_shared(
         first_events: Mutex::new(keep_first_events.then_some(first_events)),
         hub,
         stopping,
+        span,
     });
     (shared, events)
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::spec::{ChildContext, Started};
 use crate::util::CatchUnwind;
@@ -25,19 +26,20 @@ impl ractor::Message for TaskChildMsg {}
 pub(crate) struct TaskChildState {
     ctx: ChildContext,
     body: ChildBody,
+    span: tracing::Span,
 }
 
 impl Actor for TaskChild {
     type Msg = TaskChildMsg;
     type State = TaskChildState;
-    type Arguments = (ChildContext, ChildBody);
+    type Arguments = (ChildContext, ChildBody, tracing::Span);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        (ctx, body): Self::Arguments,
+        (ctx, body, span): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(TaskChildState { ctx, body })
+        Ok(TaskChildState { ctx, body, span })
     }
 
     async fn post_start(
@@ -46,7 +48,8 @@ impl Actor for TaskChild {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let token = state.ctx.token.clone();
-        let body = CatchUnwind::new((state.body)(state.ctx.clone()));
+        let body = (state.body)(state.ctx.clone()).instrument(state.span.clone());
+        let body = CatchUnwind::new(body);
         let outcome = tokio::select! {
             biased;
             () = token.cancelled() => Ok(Ok(())),
@@ -63,20 +66,28 @@ impl Actor for TaskChild {
     }
 }
 
-/// Starts a task child linked under `supervisor`.
+/// Starts a task child linked under `supervisor`, running its body in a span under
+/// `supervisor_span`.
 pub(crate) async fn start_task_child(
     supervisor: ActorCell,
+    supervisor_span: tracing::Span,
     name: Name,
     restarts: u64,
     body: ChildBody,
 ) -> Result<Started, BoxError> {
+    let span = tracing::info_span!(
+        parent: &supervisor_span,
+        "child",
+        child.name = %name,
+        child.restarts = restarts,
+    );
     let token = CancellationToken::new();
     let ctx = ChildContext {
         name,
         restarts,
         token: token.clone(),
     };
-    let (actor, _) = Actor::spawn_linked(None, TaskChild, (ctx, body), supervisor).await?;
+    let (actor, _) = Actor::spawn_linked(None, TaskChild, (ctx, body, span), supervisor).await?;
     Ok(Started {
         cell: actor.get_cell(),
         token: Some(token),

@@ -109,6 +109,7 @@ impl Supervisor {
             child.validate_significance()?;
         }
         let root = hub.as_ref().map(|hub| hub.root_id);
+        let parent_span = hub.as_ref().map(|hub| hub.span.clone());
         let (shared, events) = new_shared(
             &options,
             hub,
@@ -116,6 +117,7 @@ impl Supervisor {
             root,
             true,
             tokio_util::sync::CancellationToken::new(),
+            parent_span.as_ref(),
         );
         let name = options.name.clone();
         let (started, children_started) = tokio::sync::oneshot::channel();

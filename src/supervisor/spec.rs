@@ -23,6 +23,8 @@ pub(crate) struct Parent {
     pub(crate) hub: Option<Arc<crate::observe::Hub>>,
     /// The parent scope's `stopping` token, which a nested scope's own token descends from.
     pub(crate) stopping: CancellationToken,
+    /// The parent scope's span, which a child's span descends from.
+    pub(crate) span: tracing::Span,
 }
 
 /// A started child: its actor, for a task child the token that stops it gracefully, and for
@@ -150,6 +152,7 @@ impl ChildSpec {
                 let restarts = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Box::pin(super::child::start_task_child(
                     parent.cell,
+                    parent.span,
                     name,
                     restarts,
                     body,
