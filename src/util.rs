@@ -53,7 +53,9 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 
 /// Returns whether a tokio runtime is running on this thread.
 pub(crate) fn in_runtime() -> bool {
-    tokio::runtime::Handle::try_current().is_ok()
+    // Inside a tokio task a runtime is running. The task id is a thread-local read, cheaper
+    // than cloning the runtime handle, which the fallback does.
+    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
 }
 
 /// Sleeps for `duration`, or forever when there is none.

@@ -688,8 +688,11 @@ fn calls_outside_runtime_are_errors() {
         assert!(matches!(call, Err(BreakerError::NoRuntime)), "{call:?}");
         let reset = futures::executor::block_on(timed.reset());
         assert!(matches!(reset, Err(BreakerError::NoRuntime)), "{reset:?}");
+        // Admitted, then given up: counted as cancelled, not as a failure.
         let stats = timed.stats();
-        assert_eq!(stats.successes + stats.failures + stats.cancellations, 0);
+        assert_eq!(stats.calls, 1, "{stats:?}");
+        assert_eq!(stats.cancellations, 1, "{stats:?}");
+        assert_eq!(stats.successes + stats.failures, 0, "{stats:?}");
         assert_eq!(timed.state(), BreakerState::Closed);
         // Without a call timeout no timer is needed, and the call runs.
         let call = futures::executor::block_on(untimed.call(|| async { Ok::<_, CallError>(2) }));

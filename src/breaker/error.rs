@@ -54,7 +54,7 @@ pub enum BreakerError<E = Infallible> {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The breaker was started, or called with a call timeout or controlled by hand, outside a
-    /// tokio runtime.
+    /// tokio runtime. Such a call, once admitted, counts as cancelled.
     #[error("circuit breaker used outside a tokio runtime; start and call it from within a tokio runtime, for example under #[tokio::main]")]
     NoRuntime,
     /// The breaker's actor could not be started, or has stopped, so a manual control could not

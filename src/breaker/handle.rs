@@ -183,8 +183,8 @@ impl CircuitBreaker {
     {
         // No race against a context here: the unused select arms made this future larger,
         // and the closed-state cost per call is a benchmark target (BENCHMARKS.md).
-        self.check_runtime()?;
         let mut guard = self.admit(None)?;
+        Self::check_runtime(&guard)?;
         let outcome = match Self::make(operation) {
             Ok(operation) => {
                 let operation = std::pin::pin!(operation);
@@ -224,8 +224,8 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,
     {
-        self.check_runtime()?;
         let mut guard = self.admit(Some(ctx))?;
+        Self::check_runtime(&guard)?;
         let timeout = guard.core.config.call_timeout;
         let outcome = match Self::make(operation) {
             Ok(operation) => {
@@ -257,11 +257,12 @@ impl CircuitBreaker {
     /// Counts the call and admits it. Returns an error when the caller's task is already
     /// cancelled or the breaker rejects calls.
     #[inline(always)]
-    /// Rejects a call that would need tokio's timer (for its call timeout) outside a runtime,
-    /// before it is admitted. A call without a timeout uses no timer, and the check (which
-    /// clones the runtime handle) is skipped on its path.
-    fn check_runtime<E>(&self) -> Result<(), BreakerError<E>> {
-        if self.inner.core.config.call_timeout.is_some() && !crate::util::in_runtime() {
+    /// Rejects an admitted call that would need tokio's timer (for its call timeout) outside a
+    /// runtime. The caller then drops the guard, which counts the call as cancelled and gives
+    /// a trial slot back. The check clones the runtime handle, so it runs only after
+    /// admission (a rejection needs no timer) and only for calls with a timeout.
+    fn check_runtime<E>(guard: &PermitGuard<'_>) -> Result<(), BreakerError<E>> {
+        if guard.core.config.call_timeout.is_some() && !crate::util::in_runtime() {
             return Err(BreakerError::NoRuntime);
         }
         Ok(())
