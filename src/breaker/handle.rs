@@ -259,8 +259,8 @@ impl CircuitBreaker {
     #[inline(always)]
     /// Rejects an admitted call that would need tokio's timer (for its call timeout) outside a
     /// runtime. The caller then drops the guard, which counts the call as cancelled and gives
-    /// a trial slot back. The check clones the runtime handle, so it runs only after
-    /// admission (a rejection needs no timer) and only for calls with a timeout.
+    /// a trial slot back. Outside a tokio task the check clones the runtime handle, so it runs
+    /// only after admission (a rejection needs no timer) and only for calls with a timeout.
     fn check_runtime<E>(guard: &PermitGuard<'_>) -> Result<(), BreakerError<E>> {
         if guard.core.config.call_timeout.is_some() && !crate::util::in_runtime() {
             return Err(BreakerError::NoRuntime);
