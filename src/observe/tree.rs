@@ -76,13 +76,17 @@ fn write_node(
         ActorKind::Task => format!("t{}", actor.id),
         _ => format!("#{}", actor.id),
     };
-    // Names are labels of any text: escaping keeps one actor per line, whatever they contain.
-    write!(
-        f,
-        "{branch}{} '{}' {id}",
-        actor.kind,
-        actor.name.escape_debug()
-    )?;
+    write!(f, "{branch}{} '", actor.kind)?;
+    // Names are labels of any text. Control characters (a newline) are escaped, so that each
+    // actor keeps one line; quotes and other text are printed as they are.
+    for c in actor.name.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    write!(f, "' {id}")?;
     if let Some(state) = actor.task_state {
         write!(f, " {state}")?;
     }
