@@ -38,28 +38,37 @@ pub(crate) struct ScopeActorState {
     /// A `Continue` is in the mailbox, so supervision events need not start tasks.
     continue_pending: bool,
     finished: bool,
-    guard: ScopeGuard,
-}
-
-/// Ends the scope on exit paths that skip `post_stop` (a kill, or the parent exiting): cancels
-/// what is left, starts releasing its resources in the background and makes the result
-/// [`ScopeError::Killed`]. Does nothing when the scope finished normally.
-struct ScopeGuard {
-    scope: ScopeRef,
+    /// The scope's entry in the live-actor registry.
     registration: Registration,
 }
 
-impl Drop for ScopeGuard {
-    fn drop(&mut self) {
+impl ScopeActorState {
+    /// Closes the scope to new tasks, cancels it (cause `ActorStopped`) and ends every task
+    /// that has no actor yet as cancelled: those still queued and those waiting in the
+    /// scheduler for a dependency or a slot. Nothing else would ever finish them.
+    fn end_unstarted(&mut self) {
         let shared = &self.scope.shared;
-        if shared.result().is_some() {
-            return;
-        }
         shared.force_close();
         self.scope.cancel_with(CancelCause::ActorStopped {
             scope: shared.name.clone(),
         });
         self.scope.cancel_queued();
+        for launch in self.scheduler.take_unstarted() {
+            self.scope.finish_unstarted(launch.slot.as_ref());
+        }
+    }
+}
+
+/// Ends the scope on exit paths that skip `post_stop` (a kill, or the parent exiting): ends
+/// what has not started, starts releasing its resources in the background and makes the
+/// result [`ScopeError::Killed`]. Does nothing when the scope finished normally.
+impl Drop for ScopeActorState {
+    fn drop(&mut self) {
+        if self.scope.shared.result().is_some() {
+            return;
+        }
+        self.end_unstarted();
+        let shared = &self.scope.shared;
         shared
             .resources
             .drain_after(std::sync::Arc::clone(&shared.tasks));
@@ -68,25 +77,6 @@ impl Drop for ScopeGuard {
             scope: shared.name.clone(),
             scope_id: shared.id,
         }));
-    }
-}
-
-/// On a kill, the tasks still in the scheduler (waiting for a dependency or for a slot) end
-/// as cancelled here, before the guard makes the result final: they have no actor, so nothing
-/// else would ever finish them.
-impl Drop for ScopeActorState {
-    fn drop(&mut self) {
-        let shared = &self.scope.shared;
-        if self.finished || shared.result().is_some() {
-            return;
-        }
-        shared.force_close();
-        self.scope.cancel_with(CancelCause::ActorStopped {
-            scope: shared.name.clone(),
-        });
-        for launch in self.scheduler.take_unstarted() {
-            self.scope.finish_unstarted(launch.slot.as_ref());
-        }
     }
 }
 
@@ -125,14 +115,11 @@ impl Actor for ScopeActor {
         tracing::debug!(parent: &scope.shared.span, "scope opened");
         Ok(ScopeActorState {
             scheduler: Scheduler::new(scope.shared.limit),
-            scope: scope.clone(),
+            scope,
             stragglers: Vec::new(),
             continue_pending: false,
             finished: false,
-            guard: ScopeGuard {
-                scope,
-                registration,
-            },
+            registration,
         })
     }
 
@@ -205,15 +192,7 @@ impl Actor for ScopeActor {
             return Ok(());
         }
         // Stopped from outside: cancel, wait for the tasks, then finish in order.
-        let shared = std::sync::Arc::clone(&state.scope.shared);
-        shared.force_close();
-        state.scope.cancel_with(CancelCause::ActorStopped {
-            scope: shared.name.clone(),
-        });
-        state.scope.cancel_queued();
-        for launch in state.scheduler.take_unstarted() {
-            state.scope.finish_unstarted(launch.slot.as_ref());
-        }
+        state.end_unstarted();
         for child in myself.get_children() {
             let _ = child.wait(None).await;
         }
@@ -336,7 +315,7 @@ async fn finish(state: &mut ScopeActorState, count_tasks_out: bool) -> Result<()
         }
     }
     shared.set_result(result.clone());
-    state.guard.registration.remove();
+    state.registration.remove();
     result
 }
 
