@@ -54,8 +54,8 @@
 //! the process).
 //!
 //! Timeouts, deadlines and cancellation take effect when a body awaits. A body that blocks its
-//! thread (a `std::thread::sleep`, a long computation with no await) cannot be interrupted:
-//! if it returns before it awaits again, its result is kept even after its timeout or its
+//! thread (a `std::thread::sleep`, a long computation with no await) cannot be interrupted.
+//! If it returns before it awaits again, its result is kept even after its timeout or its
 //! scope's deadline has passed, as with `tokio::time::timeout`. Run such work with
 //! `spawn_blocking` and await it, or check [`Context::is_cancelled`] between steps.
 //!

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Log, Recorded};
+use common::{live_actor, Log, Recorded};
 use ractor_scope::{
     ActorKind, BoxError, Context, Manager, ManagerConfig, ScopeError, Task, TaskState,
 };
@@ -279,12 +279,7 @@ async fn killed_scope_ends_tasks_not_started() {
     .await
     .expect("the first task runs");
 
-    let scope_actor = manager
-        .live_actors()
-        .into_iter()
-        .find(|actor| actor.kind == ActorKind::Scope)
-        .expect("the scope is live");
-    scope_actor.cell.kill();
+    live_actor(&manager, ActorKind::Scope).cell.kill();
     let result = tokio::time::timeout(BOUND, scope.wait())
         .await
         .expect("wait returns");
@@ -330,12 +325,7 @@ async fn failed_task_killed_in_cleanup_stays_failed() {
         .await
         .expect("the release starts")
         .unwrap();
-    let task_actor = manager
-        .live_actors()
-        .into_iter()
-        .find(|actor| actor.kind == ActorKind::Task)
-        .expect("the task is live");
-    task_actor.cell.kill();
+    live_actor(&manager, ActorKind::Task).cell.kill();
 
     let result = tokio::time::timeout(BOUND, scope.wait())
         .await

@@ -199,8 +199,8 @@ impl ReleaseStack {
         let Entry { name, release } = entry;
         let mut future = CatchUnwind::new(release());
         let outcome = tokio::time::timeout(self.timeout, &mut future).await;
-        // A release cut off by the timeout is dropped here, and a panic in a `Drop` of its
-        // state must not end this task before the outcome is recorded: the owner's `wait`
+        // A release cut off by the timeout is dropped here. A panic in a `Drop` of its state
+        // must not end this task before the outcome is recorded, because the owner's `wait`
         // waits for every release to be recorded.
         if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future))) {
             tracing::warn!(

@@ -64,6 +64,15 @@ pub fn live_below(manager: &Manager) -> Vec<LiveActor> {
         .collect()
 }
 
+/// Returns the first live actor of `kind` under `manager`, and panics when there is none.
+pub fn live_actor(manager: &Manager, kind: ActorKind) -> LiveActor {
+    manager
+        .live_actors()
+        .into_iter()
+        .find(|actor| actor.kind == kind)
+        .unwrap_or_else(|| panic!("no live {kind:?} actor"))
+}
+
 /// A boxed error from a string, for task bodies.
 pub fn fail(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
     message.to_string().into()
