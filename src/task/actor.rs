@@ -318,11 +318,16 @@ async fn run(state: &mut TaskActorState) -> Option<TaskError> {
     }
 
     // Cleanup, then make the outcome final.
-    guard.decided = Some(outcome.clone());
+    // Kept by the guard during the cleanup, where a kill would otherwise lose it.
+    guard.decided = Some(outcome);
     ctx.close_children().await;
     if let Some(stack) = ctx.close_resources() {
         stack.drain().await;
     }
+    let outcome = guard
+        .decided
+        .take()
+        .expect("only the guard's drop takes the decided outcome, and it has not run");
     let state_after = match &outcome {
         Ok(()) => TaskState::Completed,
         Err(error) => error.state(),
